@@ -1,0 +1,25 @@
+{
+    "name": "POS M-Pesa",
+    "version": "19.0.1.0.0",
+    "category": "Sales/Point of Sale",
+    "summary": "Safaricom M-Pesa (Daraja) payments at the till: STK push and C2B matching",
+    "author": "pos_mpesa contributors",
+    "website": "https://github.com/pos-mpesa/pos_mpesa",
+    "license": "LGPL-3",
+    "depends": ["point_of_sale"],
+    "external_dependencies": {"python": ["requests"]},
+    "data": [],
+    "demo": [],
+    "assets": {
+        "point_of_sale._assets_pos": [
+            "pos_mpesa/static/src/**/*",
+        ],
+        "web.assets_tests": [
+            "pos_mpesa/static/tests/tours/**/*",
+        ],
+        "web.assets_unit_tests": [
+            "pos_mpesa/static/tests/unit/**/*",
+        ],
+    },
+    "installable": True,
+}
