@@ -1,0 +1,62 @@
+"""The Daraja layer of pos_mpesa: everything said to and read from Safaricom's Daraja API.
+
+Pure Python (requests only); it imports nothing from Odoo, so plain pytest can test it.
+"""
+
+from .amounts import MAX_AMOUNT, MIN_AMOUNT, validate_amount
+from .api_types import C2BRegisterResponse, StkPushResponse, StkQueryResult
+from .callbacks import C2BNotification, StkCallback, detect_callback_kind, parse_callback
+from .client import TOKEN_ERROR_CODES, DarajaClient
+from .config import DarajaConfig
+from .environments import BASE_URLS
+from .errors import (
+    CallbackParseError,
+    DarajaAPIError,
+    DarajaAuthError,
+    DarajaConfigError,
+    DarajaError,
+    DarajaTransportError,
+    DarajaValidationError,
+    InvalidAmount,
+    InvalidPhoneNumber,
+    InvalidUrl,
+)
+from .phone import normalize_phone
+from .results import PaymentStatus, ResultInfo, classify_result
+from .timeutil import eat_to_utc, nairobi_timestamp
+from .tokens import MemoryTokenStore, TokenStore
+
+__all__ = [
+    "BASE_URLS",
+    "MAX_AMOUNT",
+    "MIN_AMOUNT",
+    "TOKEN_ERROR_CODES",
+    "C2BNotification",
+    "C2BRegisterResponse",
+    "CallbackParseError",
+    "DarajaAPIError",
+    "DarajaAuthError",
+    "DarajaClient",
+    "DarajaConfig",
+    "DarajaConfigError",
+    "DarajaError",
+    "DarajaTransportError",
+    "DarajaValidationError",
+    "InvalidAmount",
+    "InvalidPhoneNumber",
+    "InvalidUrl",
+    "MemoryTokenStore",
+    "PaymentStatus",
+    "ResultInfo",
+    "StkCallback",
+    "StkPushResponse",
+    "StkQueryResult",
+    "TokenStore",
+    "classify_result",
+    "detect_callback_kind",
+    "eat_to_utc",
+    "nairobi_timestamp",
+    "normalize_phone",
+    "parse_callback",
+    "validate_amount",
+]

@@ -1,0 +1,25 @@
+"""Daraja hosts and paths (daraja-reference.md §1, §2, §3, §5, §6)."""
+
+SANDBOX = "sandbox"
+PRODUCTION = "production"
+SIMULATOR = "simulator"
+ENVIRONMENTS = (SANDBOX, PRODUCTION, SIMULATOR)
+
+BASE_URLS = {
+    SANDBOX: "https://sandbox.safaricom.co.ke",
+    PRODUCTION: "https://api.safaricom.co.ke",
+}
+
+C2B_VERSIONS = ("v1", "v2")
+
+OAUTH_PATH = "/oauth/v1/generate?grant_type=client_credentials"
+STK_PUSH_PATH = "/mpesa/stkpush/v1/processrequest"
+STK_QUERY_PATH = "/mpesa/stkpushquery/v1/query"
+
+
+def c2b_register_path(version: str) -> str:
+    return f"/mpesa/c2b/{version}/registerurl"
+
+
+def c2b_simulate_path(version: str) -> str:
+    return f"/mpesa/c2b/{version}/simulate"

@@ -1,0 +1,217 @@
+"""HTTP layer: routing Daraja's paths, the control API and the phone page; start/stop."""
+
+import html
+import logging
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+from .c2b import C2BService
+from .control import ControlApi
+from .delivery import Deliverer, Scheduler
+from .http_types import ApiError, Request, Response
+from .oauth import generate
+from .state import Options, SimulatorState
+from .stk import StkService
+
+_logger = logging.getLogger(__name__)
+
+MAX_BODY = 64 * 1024
+_DRAIN_LIMIT = 1024 * 1024
+_C2B_PATH = re.compile(r"^/mpesa/c2b/(v1|v2)/(registerurl|simulate)$")
+_PAGE = Path(__file__).with_name("phone_page.html")
+
+
+class _HttpServer(ThreadingHTTPServer):
+    # Non-daemon request threads are tracked, so server_close() joins them: stop() leaks nothing.
+    daemon_threads = False
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "DarajaSimulator/1.0"
+    timeout = 15  # a silent client cannot hold a thread (or stop()) for long
+
+    def do_GET(self):
+        self._serve()
+
+    def do_POST(self):
+        self._serve()
+
+    def do_PUT(self):
+        self._serve()
+
+    def do_DELETE(self):
+        self._serve()
+
+    def log_message(self, format, *args):
+        _logger.debug("%s " + format, self.address_string(), *args)
+
+    def _serve(self):
+        app = self.server.app
+        response = self._read_request()
+        if isinstance(response, Request):
+            try:
+                response = app.dispatch(response)
+            except ApiError as exc:
+                response = exc.response()
+            except Exception:
+                _logger.exception("simulator request failed")
+                response = ApiError(500, "500.003.1001", "Internal Server Error").response()
+        self._write(response)
+
+    def _read_request(self):
+        """The parsed request, or an error Response when the body is refused (too big, chunked)."""
+        payload_error = ApiError(400, "400.002.05", "Invalid Request Payload").response()
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            self.close_connection = True
+            return payload_error
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0 or length > MAX_BODY:
+            self.close_connection = True
+            if 0 < length <= _DRAIN_LIMIT:  # read it, so the client sees the 400 rather than a reset
+                self.rfile.read(length)
+            return payload_error
+        body = self.rfile.read(length) if length else b""
+        parts = urlsplit(self.path)
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        return Request(self.command, parts.path, dict(parse_qsl(parts.query)), headers, body)
+
+    def _write(self, response: Response):
+        self.send_response(response.status)
+        if response.content_type:
+            self.send_header("Content-Type", response.content_type)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
+
+
+class _App:
+    """Wires the services together and routes a Request to one of them."""
+
+    def __init__(self, state: SimulatorState, odoo_url: str | None):
+        self.state = state
+        self.odoo_url = odoo_url
+        self.scheduler = Scheduler()
+        self.deliverer = Deliverer(state)
+        self.stk = StkService(state, self.scheduler, self.deliverer)
+        self.c2b = C2BService(state, self.scheduler, self.deliverer)
+        self.control = ControlApi(state, self.stk, self.c2b, self.deliverer, self.scheduler)
+
+    def dispatch(self, request: Request) -> Response:
+        path = request.path
+        if path.startswith("/__sim__/"):
+            return self.control.handle(request, path[len("/__sim__/") :])
+        if path in ("/", "/phone"):
+            if request.method != "GET":
+                raise ApiError(405, "405.001", "Method Not Allowed")
+            return self.phone_page()
+        if path == "/oauth/v1/generate":
+            return generate(self.state, request)
+        handler = None
+        if path == "/mpesa/stkpush/v1/processrequest":
+            handler = self.stk.push
+        elif path == "/mpesa/stkpushquery/v1/query":
+            handler = self.stk.query
+        else:
+            match = _C2B_PATH.match(path)
+            if match:
+                version, action = match.groups()
+                service = self.c2b.register if action == "registerurl" else self.c2b.simulate
+                return self._post_only(request, lambda req: service(req, version))
+        if handler is None:
+            raise ApiError(404, "404.001.01", "Resource not found")
+        return self._post_only(request, handler)
+
+    @staticmethod
+    def _post_only(request, handler) -> Response:
+        # Every M-Pesa API is POST; only OAuth is GET (reference §1).
+        if request.method != "POST":
+            raise ApiError(405, "405.001", "Method Not Allowed")
+        return handler(request)
+
+    def phone_page(self) -> Response:
+        link = ""
+        if self.odoo_url:
+            url = html.escape(self.odoo_url, quote=True)
+            link = f'<a class="odoo" href="{url}" target="_blank" rel="noopener">Open Odoo</a>'
+        page = _PAGE.read_text(encoding="utf-8").replace("<!--ODOO_LINK-->", link)
+        return Response(200, page.encode("utf-8"), content_type="text/html; charset=utf-8")
+
+
+class SimulatorServer:
+    """A local Daraja: `SimulatorServer(port=0).start()`, then use `.base_url`; `.stop()` joins everything."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        callback_delay: float = 0.0,
+        *,
+        odoo_url: str | None = None,
+        clock=None,
+        **options,
+    ):
+        opts = Options(callback_delay=float(callback_delay), **options)
+        opts.check()
+        self.host = host
+        self.port = port
+        self.state = SimulatorState(opts, clock=clock or time.time)
+        self._app = _App(self.state, odoo_url)
+        self._httpd: _HttpServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        if self._httpd is None:
+            raise RuntimeError("The simulator is not started")
+        host = self.host if ":" not in self.host else f"[{self.host}]"
+        return f"http://{host}:{self.port}"
+
+    @property
+    def options(self) -> Options:
+        return self.state.options
+
+    def start(self) -> "SimulatorServer":
+        if self._httpd is not None:
+            raise RuntimeError("The simulator is already started")
+        httpd = _HttpServer((self.host, self.port), _Handler)
+        httpd.app = self._app
+        self.state.stopping.clear()
+        self.port = httpd.server_address[1]
+        self._httpd = httpd
+        self._app.scheduler.start()
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, args=(0.05,), name="daraja-sim-http", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is None:
+            return
+        self.state.stopping.set()  # ends any deliberately slow answer now
+        self._app.scheduler.stop()
+        self._httpd.shutdown()
+        self._httpd.server_close()  # joins the request threads
+        self._thread.join()
+        self._httpd = None
+        self._thread = None
+
+    def reset(self) -> None:
+        self._app.scheduler.clear()
+        self.state.reset()
+
+    def __enter__(self) -> "SimulatorServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

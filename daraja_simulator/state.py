@@ -1,0 +1,213 @@
+"""All mutable simulator state behind one lock: options, tokens, transactions, registrations."""
+
+import threading
+import time
+from dataclasses import asdict, dataclass, field, replace
+
+from .accounts import CONSUMER_KEY, CONSUMER_SECRET, default_c2b_accounts, default_stk_accounts
+from .results import Scenario
+
+BAD_CREDENTIALS_MODES = ("empty", "400.008.01", "999991")
+QUERY_PENDING_MODES = ("alternate", "500", "4999")
+MSISDN_MODES = ("plain", "masked", "hashed")
+LONG_REFERENCE_MODES = ("reject", "no_prompt")
+
+
+@dataclass
+class Options:
+    """Behaviour switches; each one models a documented Daraja variant (reference §10.1)."""
+
+    callback_delay: float = 0.0
+    production: bool = False
+    prompt_timeout: float = 45.0
+    expires_in_as_string: bool = False
+    bad_credentials_mode: str = "empty"
+    invalidate_old_tokens: bool = False
+    query_pending_mode: str = "alternate"
+    c2b_msisdn_mode: str = "hashed"
+    long_account_reference: str = "reject"
+    validation_timeout: float = 8.0
+    query_description_typo: bool = False  # older "accepted successsfully" (three s)
+    query_empty_error_every: int = 0  # every Nth query of a final payment: 500.001.1001, empty message
+    callback_forwarded_for: str = ""  # X-Forwarded-For on callbacks, e.g. a Safaricom address
+    push_response_delay: float = 0.0  # answer processrequest late (prompt already sent): client timeouts
+    c2b_api_version: str = "v2"  # the C2B product version of every C2B account at start/reset
+    consumer_key: str = CONSUMER_KEY
+    consumer_secret: str = CONSUMER_SECRET
+
+    def check(self) -> None:
+        for name, value, allowed in (
+            ("bad_credentials_mode", self.bad_credentials_mode, BAD_CREDENTIALS_MODES),
+            ("query_pending_mode", self.query_pending_mode, QUERY_PENDING_MODES),
+            ("c2b_msisdn_mode", self.c2b_msisdn_mode, MSISDN_MODES),
+            ("long_account_reference", self.long_account_reference, LONG_REFERENCE_MODES),
+            ("c2b_api_version", self.c2b_api_version, ("v1", "v2")),
+        ):
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}")
+        if self.callback_delay < 0 or self.push_response_delay < 0 or self.query_empty_error_every < 0:
+            raise ValueError("callback_delay, push_response_delay and query_empty_error_every must be >= 0")
+        if self.prompt_timeout <= 0 or self.validation_timeout <= 0:
+            raise ValueError("prompt_timeout and validation_timeout must be > 0")
+        if any(ch in self.callback_forwarded_for for ch in "\r\n"):
+            raise ValueError("callback_forwarded_for must be one line")
+
+    def public(self) -> dict:
+        data = asdict(self)
+        data.pop("consumer_secret")
+        return data
+
+
+@dataclass
+class StkTransaction:
+    checkout_request_id: str
+    merchant_request_id: str
+    business_shortcode: str
+    merchant_name: str
+    phone: str
+    amount: int
+    account_reference: str
+    transaction_desc: str
+    callback_url: str
+    created_at: float
+    expires_at: float
+    scenario: Scenario
+    forced_code: str | None = None  # set at push time for a till/paybill mismatch
+    status: str = "pending"  # pending -> completed
+    result_code: str | None = None
+    receipt_number: str | None = None
+    completed_at: float | None = None
+    polls: int = 0
+
+    def public(self) -> dict:
+        return {
+            "kind": "stk",
+            "checkout_request_id": self.checkout_request_id,
+            "merchant_request_id": self.merchant_request_id,
+            "business_shortcode": self.business_shortcode,
+            "merchant_name": self.merchant_name,
+            "phone": self.phone,
+            "amount": self.amount,
+            "account_reference": self.account_reference,
+            "transaction_desc": self.transaction_desc,
+            "callback_url": self.callback_url,
+            "status": self.status,
+            "interactive": self.scenario.interactive and self.forced_code is None,
+            "delivery": self.scenario.delivery,
+            "result_code": self.result_code,
+            "receipt_number": self.receipt_number,
+            "created_at": self.created_at,
+            "expires_at": self.expires_at,
+            "completed_at": self.completed_at,
+        }
+
+
+@dataclass
+class C2BPayment:
+    trans_id: str
+    shortcode: str
+    merchant_name: str
+    amount: int
+    msisdn: str
+    msisdn_sent: str
+    bill_ref_number: str
+    created_at: float
+    source: str  # "simulate" (Daraja API) or "control" (control API / phone page)
+    status: str = "pending"  # pending -> confirmed | rejected | not_delivered
+    detail: str = ""
+
+    def public(self) -> dict:
+        data = asdict(self)
+        data["kind"] = "c2b"
+        return data
+
+
+@dataclass
+class Registration:
+    confirmation_url: str
+    validation_url: str
+    response_type: str
+    api_version: str
+
+
+@dataclass
+class Delivery:
+    number: int
+    kind: str  # stk | c2b_validation | c2b_confirmation
+    reference: str
+    url: str
+    headers: dict
+    payload: dict
+    at: float
+    http_status: int | None = None
+    response_body: str = ""
+    error: str = ""
+
+    def public(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class SimulatorState:
+    options: Options
+    clock: object = time.time
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self):
+        self._initial_options = replace(self.options)
+        self.reset()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.options = replace(self._initial_options)
+            self.clock_offset = 0.0
+            self.stk_accounts = default_stk_accounts()
+            self.c2b_accounts = {
+                code: account.with_changes(api_version=self.options.c2b_api_version)
+                for code, account in default_c2b_accounts().items()
+            }
+            self.balances = {code: acc.opening_balance for code, acc in self.c2b_accounts.items()}
+            self.tokens: dict[str, float] = {}
+            self.transactions: dict[str, StkTransaction] = {}
+            self.payments: dict[str, C2BPayment] = {}
+            self.registrations: dict[str, Registration] = {}
+            self.scenario_overrides: dict[str, Scenario] = {}
+            self.deliveries: list[Delivery] = []
+
+    def now(self) -> float:
+        return self.clock() + self.clock_offset
+
+    # -- tokens -------------------------------------------------------------------------------
+    def issue_token(self, token: str, ttl: int) -> None:
+        with self.lock:
+            if self.options.invalidate_old_tokens:
+                self.tokens.clear()
+            self.tokens[token] = self.now() + ttl
+
+    def token_valid(self, token: str) -> bool:
+        with self.lock:
+            expires_at = self.tokens.get(token)
+            return expires_at is not None and self.now() < expires_at
+
+    # -- transactions ------------------------------------------------------------------------
+    def open_prompt_for(self, phone: str) -> StkTransaction | None:
+        with self.lock:
+            for txn in self.transactions.values():
+                if txn.phone == phone and txn.status == "pending":
+                    return txn
+            return None
+
+    def add_delivery(self, kind, reference, url, headers, payload) -> Delivery:
+        with self.lock:
+            delivery = Delivery(len(self.deliveries) + 1, kind, reference, url, headers, payload, self.now())
+            self.deliveries.append(delivery)
+            return delivery
+
+    def listing(self) -> list[dict]:
+        """STK transactions and C2B payments, newest first."""
+        with self.lock:
+            rows = [t.public() for t in self.transactions.values()]
+            rows += [p.public() for p in self.payments.values()]
+        rows.sort(key=lambda row: row["created_at"], reverse=True)
+        return rows
