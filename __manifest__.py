@@ -8,8 +8,20 @@
     "license": "LGPL-3",
     "depends": ["point_of_sale"],
     "external_dependencies": {"python": ["requests"]},
-    "data": [],
-    "demo": [],
+    "data": [
+        "security/ir.model.access.csv",
+        "security/mpesa_security.xml",
+        "data/ir_cron.xml",
+        "views/mpesa_callback_views.xml",
+        "views/mpesa_config_views.xml",
+        "views/pos_payment_method_views.xml",
+        "views/pos_payment_views.xml",
+        "views/res_config_settings_views.xml",
+        "views/menus.xml",
+    ],
+    "demo": [
+        "data/mpesa_demo.xml",
+    ],
     "assets": {
         "point_of_sale._assets_pos": [
             "pos_mpesa/static/src/**/*",

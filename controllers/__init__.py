@@ -1,0 +1,2 @@
+from . import callback
+from . import main

@@ -1,0 +1,106 @@
+"""POS-facing JSON routes (Contract C). Thin: the work is done by mpesa.callback / mpesa.config."""
+
+import logging
+
+from odoo import http
+from odoo.http import request
+from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
+
+_logger = logging.getLogger(__name__)
+
+
+def _safe(method_name, **params):
+    """Run an endpoint; never a traceback or a secret towards the till, only {success, message}."""
+    Callback = request.env["mpesa.callback"]
+    try:
+        return Callback._run_pos_request(method_name, **params)
+    except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
+        raise  # Odoo retries the whole request
+    except Exception:
+        _logger.exception("M-Pesa endpoint %s failed", method_name)
+        return {"success": False, "message": request.env._("Unexpected server error; please try again.")}
+
+
+class MpesaPosController(http.Controller):
+    @http.route("/mpesa/stk_push", type="jsonrpc", auth="user", methods=["POST"])
+    def stk_push(
+        self,
+        phone_number=None,
+        amount=None,
+        order_reference=None,
+        payment_method_id=None,
+        pos_config_id=None,
+        **_ignored,
+    ):
+        """Send an STK push to the customer's phone and log the pending request."""
+        return _safe(
+            "_pos_stk_push",
+            phone_number=phone_number,
+            amount=amount,
+            order_reference=order_reference,
+            payment_method_id=payment_method_id,
+            pos_config_id=pos_config_id,
+        )
+
+    @http.route("/mpesa/check_status", type="jsonrpc", auth="user", methods=["POST"])
+    def check_status(self, checkout_request_id=None, **_ignored):
+        """Status of an STK push: from the database, with a rate-limited STK query while pending."""
+        return _safe("_pos_check_status", checkout_request_id=checkout_request_id)
+
+    @http.route("/mpesa/cancel_stk", type="jsonrpc", auth="user", methods=["POST"])
+    def cancel_stk(self, checkout_request_id=None, **_ignored):
+        """The till gave up waiting: a later success becomes matchable through the C2B search."""
+        return _safe("_pos_cancel_stk", checkout_request_id=checkout_request_id)
+
+    @http.route("/mpesa/search_unreconciled_callbacks", type="jsonrpc", auth="user", methods=["POST"])
+    def search_unreconciled_callbacks(
+        self, amount=None, max_age_minutes=None, payment_method_id=None, pos_config_id=None, **_ignored
+    ):
+        """Successful, unclaimed payments of exactly this amount received within the window."""
+        return _safe(
+            "_pos_search_unreconciled",
+            amount=amount,
+            max_age_minutes=max_age_minutes,
+            payment_method_id=payment_method_id,
+            pos_config_id=pos_config_id,
+        )
+
+    @http.route("/mpesa/reconcile_callback", type="jsonrpc", auth="user", methods=["POST"])
+    def reconcile_callback(
+        self, callback_id=None, order_id=None, payment_method_id=None, pos_config_id=None, **_ignored
+    ):
+        """Claim a payment for an order, atomically: a payment goes to one order only."""
+        return _safe(
+            "_pos_reconcile",
+            callback_id=callback_id,
+            order_id=order_id,
+            payment_method_id=payment_method_id,
+            pos_config_id=pos_config_id,
+        )
+
+    @http.route("/mpesa/register_c2b_urls", type="jsonrpc", auth="user", methods=["POST"])
+    def register_c2b_urls(self, mpesa_config_id=None, force=False, **_ignored):
+        """Register the C2B confirmation/validation URLs (settings administrators only)."""
+        env = request.env
+        if not env.user.has_group("base.group_system"):
+            return {
+                "success": False,
+                "message": env._("Access denied: only settings administrators can register C2B URLs"),
+            }
+        try:
+            if mpesa_config_id is None or mpesa_config_id is False or mpesa_config_id == "":
+                config = env.company.mpesa_config_id
+            elif isinstance(mpesa_config_id, int) and not isinstance(mpesa_config_id, bool):
+                config = env["mpesa.config"].browse(mpesa_config_id).exists()
+                if config and config.company_id not in env.user.company_ids:
+                    config = env["mpesa.config"]
+            else:
+                return {"success": False, "message": env._("mpesa_config_id must be an integer")}
+            if not config:
+                return {"success": False, "message": env._("M-Pesa not configured")}
+            return config._register_c2b_urls(force=force is True)
+        except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
+            raise
+        except Exception:
+            _logger.exception("C2B URL registration failed")
+            return {"success": False, "message": env._("Unexpected server error; please try again.")}

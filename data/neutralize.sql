@@ -1,0 +1,10 @@
+-- a neutralized copy must never talk to the live M-Pesa account nor accept its callbacks
+UPDATE mpesa_config
+   SET environment = 'sandbox',
+       consumer_key = NULL,
+       consumer_secret = NULL,
+       passkey = NULL,
+       callback_token = md5(random()::text || clock_timestamp()::text || id::text),
+       access_token = NULL,
+       access_token_expires_at = NULL,
+       c2b_registered = FALSE;

@@ -1,0 +1,12 @@
+from odoo import fields, models
+
+
+class ResCompany(models.Model):
+    _inherit = "res.company"
+
+    mpesa_config_id = fields.Many2one(
+        "mpesa.config",
+        string="Default M-Pesa Account",
+        domain="[('company_id', '=', id)]",
+        help="Used by Settings → M-Pesa Integration and by tills whose payment method has no account.",
+    )

@@ -1,0 +1,5 @@
+from . import test_callbacks
+from . import test_pos_endpoints
+from . import test_config
+from . import test_end_to_end
+from . import test_pos_mpesa_tours

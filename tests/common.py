@@ -1,0 +1,261 @@
+import json
+import time
+from datetime import timedelta
+from unittest.mock import patch
+
+from odoo import fields
+from odoo.addons.pos_mpesa.daraja_simulator import SimulatorServer
+from odoo.tests import HttpCase, new_test_user
+from odoo.tests.common import BaseCase
+
+SANDBOX_PASSKEY = "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919"
+# nothing listens on port 9: the simulator's callbacks go nowhere unless a test points them at Odoo
+UNREACHABLE = "http://127.0.0.1:9"
+
+# the brief's examples, verbatim
+BRIEF_STK_CALLBACK = {
+    "Body": {
+        "stkCallback": {
+            "MerchantRequestID": "xxx",
+            "CheckoutRequestID": "ws_CO_xxx",
+            "ResultCode": 0,
+            "ResultDesc": "Success",
+            "CallbackMetadata": {
+                "Item": [
+                    {"Name": "Amount", "Value": 100},
+                    {"Name": "MpesaReceiptNumber", "Value": "NLJ7RT61SV"},
+                    {"Name": "TransactionDate", "Value": 20191219102115},
+                    {"Name": "PhoneNumber", "Value": 254708374149},
+                ]
+            },
+        }
+    }
+}
+BRIEF_C2B_CALLBACK = {
+    "TransactionType": "Pay Bill",
+    "TransID": "ABC123",
+    "TransTime": "20191122063845",
+    "TransAmount": "100.00",
+    "BusinessShortCode": "600638",
+    "BillRefNumber": "ORDER-001",
+    "MSISDN": "254708374149",
+    "FirstName": "John",
+    "LastName": "Doe",
+}
+BRIEF_POSTMAN_C2B = {
+    "TransactionType": "Pay Bill",
+    "TransID": "TEST123ABC",
+    "TransTime": "20231113150100",
+    "TransAmount": "100.00",
+    "BusinessShortCode": "600638",
+    "BillRefNumber": "ORDER-001",
+    "MSISDN": "254712345678",
+    "FirstName": "John",
+    "MiddleName": "",
+    "LastName": "Doe",
+}
+
+
+def stk_callback(
+    checkout_id,
+    merchant_id,
+    result_code=0,
+    amount=100,
+    receipt="QKX1ABCD23",
+    desc="The service request is processed successfully.",
+):
+    body = {
+        "MerchantRequestID": merchant_id,
+        "CheckoutRequestID": checkout_id,
+        "ResultCode": result_code,
+        "ResultDesc": desc,
+    }
+    if result_code == 0:
+        body["CallbackMetadata"] = {
+            "Item": [
+                {"Name": "Amount", "Value": amount},
+                {"Name": "MpesaReceiptNumber", "Value": receipt},
+                {"Name": "Balance"},
+                {"Name": "TransactionDate", "Value": 20261126101500},
+                {"Name": "PhoneNumber", "Value": 254708374100},
+            ]
+        }
+    return {"Body": {"stkCallback": body}}
+
+
+def c2b_confirmation(trans_id, amount="100.00", shortcode="600984", msisdn="2547 ***** 126"):
+    return {
+        "TransactionType": "Pay Bill",
+        "TransID": trans_id,
+        "TransTime": "20261126121325",
+        "TransAmount": amount,
+        "BusinessShortCode": shortcode,
+        "BillRefNumber": "Till 1",
+        "InvoiceNumber": "",
+        "OrgAccountBalance": "25.00",
+        "ThirdPartyTransID": "",
+        "MSISDN": msisdn,
+        "FirstName": "NICHOLAS",
+        "MiddleName": "",
+        "LastName": "",
+    }
+
+
+class MpesaCase(HttpCase):
+    """Company with an M-Pesa account on the simulator, a shop using it, and three users."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.sim = SimulatorServer(host="127.0.0.1", port=0, callback_delay=0.0)
+        cls.sim.start()
+        cls.addClassCleanup(cls.sim.stop)
+        # Odoo's test HTTP guard compares the timeout with an int; the client sends (connect, read)
+        original = BaseCase._request_handler.__func__
+
+        def request_handler(klass, session, prepared, **kwargs):
+            if isinstance(kwargs.get("timeout"), tuple):
+                kwargs["timeout"] = max(kwargs["timeout"])
+            return original(klass, session, prepared, **kwargs)
+
+        cls.startClassPatcher(patch.object(BaseCase, "_request_handler", classmethod(request_handler)))
+
+        cls.company = cls.env.company
+        cls.kes = cls.env.ref("base.KES")
+        cls.kes.active = True
+        cls.mpesa_config = cls.env["mpesa.config"].create(
+            {
+                "name": "Test Paybill",
+                "company_id": cls.company.id,
+                "environment": "simulator",
+                "simulator_url": cls.sim.base_url,
+                "account_type": "paybill",
+                "business_shortcode": "174379",
+                "c2b_shortcode": "600984",
+                "consumer_key": "sim-consumer-key",
+                "consumer_secret": "sim-consumer-secret",
+                "passkey": SANDBOX_PASSKEY,
+                "callback_base_url": UNREACHABLE,
+            }
+        )
+        cls.company.mpesa_config_id = cls.mpesa_config
+        cls.bank_journal = cls.env["account.journal"].create(
+            {"name": "M-Pesa Test", "type": "bank", "code": "MPTST", "company_id": cls.company.id}
+        )
+        cls.mpesa_method = cls.env["pos.payment.method"].create(
+            {
+                "name": "M-Pesa",
+                "journal_id": cls.bank_journal.id,
+                "company_id": cls.company.id,
+            }
+        )
+        cls.pos_config = cls.env["pos.config"].create(
+            {
+                "name": "M-Pesa Shop",
+                "payment_method_ids": [(4, cls.mpesa_method.id)],
+            }
+        )
+        cls.pos_user = new_test_user(
+            cls.env,
+            login="mpesa_cashier",
+            groups="base.group_user,point_of_sale.group_pos_user",
+            password="mpesa_cashier",
+        )
+        cls.pos_manager = new_test_user(
+            cls.env,
+            login="mpesa_manager",
+            groups="base.group_user,point_of_sale.group_pos_manager,base.group_system",
+            password="mpesa_manager",
+        )
+        cls.accountant = new_test_user(
+            cls.env,
+            login="mpesa_accountant",
+            groups="base.group_user,account.group_account_readonly",
+            password="mpesa_accountant",
+        )
+        cls.Callback = cls.env["mpesa.callback"]
+
+    def setUp(self):
+        super().setUp()
+        # the simulator's callbacks carry no test cookie: let them in (they still wait for the test lock)
+        self.http_request_allow_all = True
+        self.sim.reset()
+
+    # ------------------------------------------------------------------ helpers
+
+    def sim_control(self, method, path, payload=None):
+        import requests
+
+        # the simulator may call Odoo back while answering: release the test lock like url_open does
+        self.env.flush_all()
+        self.env.invalidate_all()
+        with self.allow_requests(all_requests=True):
+            body = (payload or {}) if method == "POST" else None
+            response = requests.request(method, f"{self.sim.base_url}/__sim__/{path}", json=body, timeout=10)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def post_json(self, path, payload, raw=None, headers=None):
+        body = raw if raw is not None else json.dumps(payload)
+        return self.url_open(
+            path, data=body, headers={"Content-Type": "application/json", **(headers or {})}, method="POST"
+        )
+
+    def token_url(self, kind="stk", config=None):
+        config = config or self.mpesa_config
+        paths = {
+            "stk": "/pos_lipa/cb/%s/stk",
+            "confirm": "/pos_lipa/cb/%s/c2b/confirm",
+            "validate": "/pos_lipa/cb/%s/c2b/validate",
+        }
+        return paths[kind] % config.callback_token
+
+    def rpc(self, route, params):
+        return self.make_jsonrpc_request(route, params)
+
+    def let_callbacks_in(self, seconds=0.5):
+        """Callbacks posted by the simulator run while the test lock is released."""
+        self.env.flush_all()
+        self.env.invalidate_all()
+        with self.allow_requests(all_requests=True):
+            time.sleep(seconds)
+
+    def as_cashier(self):
+        self.authenticate("mpesa_cashier", "mpesa_cashier")
+
+    def make_pending(self, checkout_id="ws_CO_TEST0001", merchant_id="29115-1-1", requested=100, **extra):
+        vals = {
+            "callback_type": "stk",
+            "status": "pending",
+            "source": "pos",
+            "checkout_request_id": checkout_id,
+            "merchant_request_id": merchant_id,
+            "requested_amount": requested,
+            "request_phone": "254708374100",
+            "order_reference": "Order 00001",
+            "request_date": fields.Datetime.now(),
+            "config_id": self.mpesa_config.id,
+            "company_id": self.company.id,
+            "pos_config_id": self.pos_config.id,
+            "payment_method_id": self.mpesa_method.id,
+            "user_id": self.pos_user.id,
+        }
+        vals.update(extra)
+        return self.Callback.sudo().create(vals)
+
+    def make_c2b(self, trans_id="RKL51ZDR4F", amount=100, minutes_ago=1, **extra):
+        vals = {
+            "callback_type": "c2b",
+            "status": "success",
+            "mpesa_receipt_number": trans_id,
+            "amount": amount,
+            "phone_number": "2547 ***** 126",
+            "customer_name": "NICHOLAS",
+            "config_id": self.mpesa_config.id,
+            "company_id": self.company.id,
+            "received_date": fields.Datetime.now() - timedelta(minutes=minutes_ago),
+            "transaction_date": fields.Datetime.now() - timedelta(minutes=minutes_ago),
+            "source": "token_url",
+        }
+        vals.update(extra)
+        return self.Callback.sudo().create(vals)

@@ -1,0 +1,292 @@
+"""Safaricom-facing routes: storage before acknowledgement, idempotency, forged requests."""
+
+import json
+from unittest.mock import patch
+
+from odoo.exceptions import UserError
+from odoo.tests import tagged
+
+from .common import (
+    BRIEF_C2B_CALLBACK,
+    BRIEF_POSTMAN_C2B,
+    BRIEF_STK_CALLBACK,
+    MpesaCase,
+    c2b_confirmation,
+    stk_callback,
+)
+
+ACCEPTED = {"ResultCode": 0, "ResultDesc": "Accepted"}
+
+
+@tagged("post_install", "-at_install")
+class TestCallbackRoutes(MpesaCase):
+    def _notify_calls(self):
+        calls = []
+
+        def fake_notify(config, *notifications, private=True):
+            calls.append((config.id, notifications))
+
+        return calls, patch.object(type(self.env["pos.config"]), "_notify", fake_notify)
+
+    # ------------------------------------------------------------------ brief examples
+
+    def test_brief_stk_example_unknown_request_goes_to_review(self):
+        response = self.post_json("/mpesa/callback", BRIEF_STK_CALLBACK)
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(response.json(), ACCEPTED)
+        row = self.Callback.sudo().search([("checkout_request_id", "=", "ws_CO_xxx")])
+        self.assertEqual(len(row), 1)
+        self.assertEqual(row.status, "needs_review")
+        self.assertEqual(row.review_reason, "Unknown CheckoutRequestID")
+        self.assertEqual(json.loads(row.raw_payload), BRIEF_STK_CALLBACK)
+        self.assertFalse(row.is_reconciled)
+
+    def test_brief_c2b_examples_on_public_route(self):
+        for payload in (BRIEF_C2B_CALLBACK, BRIEF_POSTMAN_C2B):
+            response = self.post_json("/mpesa/callback", payload)
+            self.assertEqual(response.json(), ACCEPTED)
+            row = self.Callback.sudo().search([("mpesa_receipt_number", "=", payload["TransID"])])
+            self.assertEqual(len(row), 1)
+            self.assertEqual(row.callback_type, "c2b")
+            self.assertEqual(row.status, "success")
+            self.assertFalse(row.is_reconciled)
+            self.assertEqual(row.amount, 100.0)
+            self.assertEqual(row.customer_name, "John Doe")
+            self.assertEqual(row.config_id, self.mpesa_config)  # sandbox/simulator fallback
+            self.assertEqual(row.source, "public_url")
+
+    # ------------------------------------------------------------------ STK on the token URL
+
+    def test_stk_success_completes_pending_row_and_notifies_till(self):
+        row = self.make_pending("ws_CO_OK1", "m-1", requested=100)
+        calls, patcher = self._notify_calls()
+        with patcher:
+            response = self.post_json(
+                self.token_url(), stk_callback("ws_CO_OK1", "m-1", amount=100.00, receipt="QKX1OK0001")
+            )
+        self.assertEqual(response.json(), ACCEPTED)
+        row.invalidate_recordset()
+        self.assertEqual(row.status, "success")
+        self.assertEqual(row.mpesa_receipt_number, "QKX1OK0001")
+        self.assertEqual(row.amount, 100)
+        self.assertEqual(row.phone_number, "254708374100")
+        self.assertTrue(row.transaction_date)
+        self.assertEqual(len(calls), 1)
+        config_id, notifications = calls[0]
+        self.assertEqual(config_id, self.pos_config.id)
+        name, payload = notifications
+        self.assertEqual(name, "MPESA_PAYMENT_STATUS")
+        self.assertEqual(payload["status"], "completed")
+        self.assertEqual(payload["receipt_number"], "QKX1OK0001")
+        self.assertEqual(payload["message"], "Payment successful!")
+        self.assertEqual(payload["checkout_request_id"], "ws_CO_OK1")
+
+    def test_stk_failures_map_to_status(self):
+        cases = [
+            (1032, "cancelled", "cancelled"),
+            (1, "failed", "insufficient_balance"),
+            (1037, "timeout", "timeout"),
+            ("SFC_IC0003", "failed", "config_error"),
+            (424242, "needs_review", "unknown"),
+        ]
+        for index, (code, status, reason) in enumerate(cases):
+            row = self.make_pending(f"ws_CO_F{index}", f"m-f{index}")
+            self.post_json(
+                self.token_url(), stk_callback(f"ws_CO_F{index}", f"m-f{index}", result_code=code, desc="x")
+            )
+            row.invalidate_recordset()
+            self.assertEqual((row.status, row.reason), (status, reason), code)
+            self.assertEqual(row.result_code, str(code))
+
+    def test_duplicate_stk_callback_recorded_terminal_state_kept(self):
+        row = self.make_pending("ws_CO_DUP", "m-d")
+        payload = stk_callback("ws_CO_DUP", "m-d", receipt="QKX1DUP001")
+        self.post_json(self.token_url(), payload)
+        self.assertEqual(self.post_json(self.token_url(), payload).json(), ACCEPTED)
+        cancelled = stk_callback("ws_CO_DUP", "m-d", result_code=1032, desc="Request cancelled by user")
+        self.assertEqual(self.post_json(self.token_url(), cancelled).json(), ACCEPTED)
+        row.invalidate_recordset()
+        self.assertEqual(row.status, "success")
+        self.assertEqual(row.duplicate_count, 2)
+        self.assertEqual(json.loads(row.last_duplicate_payload), cancelled)
+        self.assertEqual(self.Callback.sudo().search_count([("checkout_request_id", "=", "ws_CO_DUP")]), 1)
+
+    def test_wrong_amount_goes_to_review(self):
+        row = self.make_pending("ws_CO_AMT", "m-a", requested=100)
+        self.post_json(self.token_url(), stk_callback("ws_CO_AMT", "m-a", amount=1, receipt="QKX1AMT001"))
+        row.invalidate_recordset()
+        self.assertEqual(row.status, "needs_review")
+        self.assertIn("Amount mismatch", row.review_reason)
+
+    def test_merchant_request_mismatch_goes_to_review(self):
+        row = self.make_pending("ws_CO_MRQ", "m-real")
+        self.post_json(self.token_url(), stk_callback("ws_CO_MRQ", "m-forged", receipt="QKX1MRQ001"))
+        row.invalidate_recordset()
+        self.assertEqual(row.status, "needs_review")
+
+    def test_unknown_checkout_on_token_url(self):
+        self.post_json(self.token_url(), stk_callback("ws_CO_NOPE", "m-n", receipt="QKX1NOPE01"))
+        row = self.Callback.sudo().search([("checkout_request_id", "=", "ws_CO_NOPE")])
+        self.assertEqual(row.status, "needs_review")
+        self.assertEqual(row.config_id, self.mpesa_config)
+
+    def test_forged_token_refused_and_stored(self):
+        row = self.make_pending("ws_CO_FORGE", "m-x")
+        payload = stk_callback("ws_CO_FORGE", "m-x", receipt="QKX1FORGE1")
+        for url in (
+            "/pos_lipa/cb/{}/stk".format("0" * 48),
+            "/pos_lipa/cb/NOT-HEX/stk",
+            f"/pos_lipa/cb/{self.mpesa_config.callback_token.upper()}/stk",
+        ):
+            response = self.post_json(url, payload)
+            self.assertEqual(response.status_code, 403, url)
+            self.assertNotIn(self.mpesa_config.callback_token, response.text)
+        row.invalidate_recordset()
+        self.assertEqual(row.status, "pending")
+        invalid = self.Callback.sudo().search([("review_reason", "=", "Unknown callback token")])
+        self.assertEqual(len(invalid), 3)
+        self.assertTrue(all(r.status == "invalid" and r.raw_payload for r in invalid))
+
+    def test_malformed_and_wrong_shapes_stored_invalid(self):
+        cases = [
+            (b"{not json", 400, "Malformed JSON"),
+            (b"[1, 2]", 400, "Expected a JSON object"),
+            (b"", 400, "Empty body"),
+            (json.dumps({"hello": "world"}).encode(), 400, "Neither an STK callback nor a C2B notification"),
+        ]
+        for body, status, reason in cases:
+            before = self.Callback.sudo().search_count([])
+            response = self.url_open(
+                "/mpesa/callback", data=body, headers={"Content-Type": "application/json"}, method="POST"
+            )
+            self.assertEqual(response.status_code, status, body)
+            self.assertEqual(response.json()["ResultCode"], 1)
+            row = self.Callback.sudo().search([], order="id desc", limit=1)
+            self.assertEqual(self.Callback.sudo().search_count([]), before + 1)
+            self.assertEqual(row.status, "invalid")
+            self.assertEqual(row.review_reason, reason)
+            self.assertEqual(row.raw_payload or "", body.decode())
+            self.assertEqual(row.name, f"Request #{row.id}")
+
+    def test_stk_missing_fields_stored_invalid(self):
+        payload = {"Body": {"stkCallback": {"MerchantRequestID": "m", "ResultDesc": "x"}}}
+        response = self.post_json(self.token_url(), payload)
+        self.assertEqual(response.status_code, 400)
+        row = self.Callback.sudo().search([], order="id desc", limit=1)
+        self.assertEqual((row.status, row.callback_type), ("invalid", "stk"))
+
+    def test_huge_body_refused_truncated(self):
+        body = json.dumps({"TransID": "BIG", "pad": "x" * (70 * 1024)}).encode()
+        response = self.url_open(
+            self.token_url("confirm"), data=body, headers={"Content-Type": "application/json"}
+        )
+        self.assertEqual(response.status_code, 413)
+        row = self.Callback.sudo().search([], order="id desc", limit=1)
+        self.assertEqual(row.status, "invalid")
+        self.assertTrue(row.payload_truncated)
+        self.assertEqual(len(row.raw_payload.encode()), 64 * 1024)
+
+    # ------------------------------------------------------------------ C2B
+
+    def test_c2b_confirmation_and_duplicate(self):
+        calls, patcher = self._notify_calls()
+        self.pos_config.open_ui()
+        with patcher:
+            first = self.post_json(self.token_url("confirm"), c2b_confirmation("RKL51ZDR4F"))
+            second = self.post_json(self.token_url("confirm"), c2b_confirmation("RKL51ZDR4F"))
+        self.assertEqual(first.json(), ACCEPTED)
+        self.assertEqual(second.json(), ACCEPTED)
+        rows = self.Callback.sudo().search([("mpesa_receipt_number", "=", "RKL51ZDR4F")])
+        self.assertEqual(len(rows), 1)
+        self.assertEqual(rows.status, "success")
+        self.assertEqual(rows.duplicate_count, 1)
+        self.assertEqual(rows.phone_number, "2547 ***** 126")
+        c2b_calls = [c for c in calls if c[1][0] == "MPESA_C2B_RECEIVED"]
+        self.assertEqual(len(c2b_calls), 1)
+        self.assertEqual(
+            c2b_calls[0][1][1],
+            {"callback_id": rows.id, "amount": 100.0, "mpesa_config_id": self.mpesa_config.id},
+        )
+
+    def test_c2b_validation_accept_and_reject(self):
+        payload = c2b_confirmation("RKVALID001", amount="250")
+        payload["OrgAccountBalance"] = ""
+        response = self.post_json(self.token_url("validate"), payload)
+        self.assertEqual(response.json(), {"ResultCode": "0", "ResultDesc": "Accepted"})
+        row = self.Callback.sudo().search([("mpesa_receipt_number", "=", "RKVALID001")])
+        self.assertEqual((row.status, row.is_validation), ("pending", True))
+        # the confirmation of the same transaction completes the row, no second row
+        self.post_json(self.token_url("confirm"), c2b_confirmation("RKVALID001", amount="250"))
+        row.invalidate_recordset()
+        self.assertEqual(row.status, "success")
+        self.assertEqual(self.Callback.sudo().search_count([("mpesa_receipt_number", "=", "RKVALID001")]), 1)
+
+        bad = c2b_confirmation("RKVALID002", amount="10.50")
+        response = self.post_json(self.token_url("validate"), bad)
+        self.assertEqual(response.json(), {"ResultCode": "C2B00013", "ResultDesc": "Rejected"})
+        self.assertEqual(
+            self.Callback.sudo().search([("mpesa_receipt_number", "=", "RKVALID002")]).status, "failed"
+        )
+
+    def test_stk_then_c2b_twin_is_one_payment(self):
+        row = self.make_pending("ws_CO_TWIN", "m-t")
+        self.post_json(self.token_url(), stk_callback("ws_CO_TWIN", "m-t", receipt="QKX1TWIN01"))
+        self.post_json(self.token_url("confirm"), c2b_confirmation("QKX1TWIN01"))
+        row.invalidate_recordset()
+        self.assertEqual(row.duplicate_count, 1)
+        self.assertFalse(
+            self.Callback.sudo().search(
+                [("callback_type", "=", "c2b"), ("mpesa_receipt_number", "=", "QKX1TWIN01")]
+            )
+        )
+
+    def test_c2b_then_stk_twin_hidden_from_search(self):
+        twin = self.make_c2b("QKX1TWIN02")
+        row = self.make_pending("ws_CO_TWIN2", "m-t2")
+        self.post_json(self.token_url(), stk_callback("ws_CO_TWIN2", "m-t2", receipt="QKX1TWIN02"))
+        row.invalidate_recordset()
+        twin.invalidate_recordset()
+        self.assertEqual(row.status, "success")
+        self.assertEqual(twin.duplicate_of_id, row)
+
+    def test_c2b_twin_already_claimed_puts_stk_in_review(self):
+        self.make_c2b("QKX1TWIN03", is_reconciled=True, pos_order_ref="other-order")
+        row = self.make_pending("ws_CO_TWIN3", "m-t3")
+        self.post_json(self.token_url(), stk_callback("ws_CO_TWIN3", "m-t3", receipt="QKX1TWIN03"))
+        row.invalidate_recordset()
+        self.assertEqual(row.status, "needs_review")
+
+    # ------------------------------------------------------------------ production hardening
+
+    def test_production_public_route_needs_token_or_ip(self):
+        self.mpesa_config.write(
+            {
+                "environment": "production",
+                "callback_base_url": "https://shop.example.com",
+                "c2b_shortcode": "600777",
+            }
+        )
+        payload = c2b_confirmation("PRODC2B001", shortcode="600777")
+        response = self.post_json("/mpesa/callback", payload)
+        self.assertEqual(response.status_code, 403)
+        self.assertFalse(self.Callback.sudo().search([("mpesa_receipt_number", "=", "PRODC2B001")]))
+        refused = self.Callback.sudo().search([], order="id desc", limit=1)
+        self.assertEqual(refused.status, "invalid")
+        # the brief's Postman example has a shortcode no production account owns: no fallback in production
+        # with the token: accepted
+        response = self.post_json(f"/mpesa/callback?token={self.mpesa_config.callback_token}", payload)
+        self.assertEqual(response.json(), ACCEPTED)
+        self.assertEqual(
+            self.Callback.sudo().search([("mpesa_receipt_number", "=", "PRODC2B001")]).status, "success"
+        )
+        # from an allowed address: accepted
+        self.mpesa_config.allowed_ips = "127.0.0.1/32"
+        response = self.post_json("/mpesa/callback", c2b_confirmation("PRODC2B002", shortcode="600777"))
+        self.assertEqual(response.json(), ACCEPTED)
+
+    def test_callbacks_are_never_deleted(self):
+        row = self.make_c2b("KEEPME0001")
+        with self.assertRaises(UserError):
+            row.sudo().unlink()
+        with self.assertRaises(UserError):
+            self.mpesa_config.unlink()

@@ -1,0 +1,212 @@
+"""Accounts, secrets, settings buttons, token cache, cron, neutralization, access rights."""
+
+import os
+from datetime import timedelta
+
+from odoo import fields
+from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.tests import tagged
+from odoo.tools.misc import file_path
+
+from .common import MpesaCase
+
+FORBIDDEN = ("mpesa", "m-pesa", "safaricom", "exe", "exec", "cmd", "sql", "query")
+
+
+@tagged("post_install", "-at_install")
+class TestMpesaConfig(MpesaCase):
+    def test_callback_urls_safe_for_safaricom(self):
+        config = self.mpesa_config
+        token = config.callback_token
+        self.assertRegex(token, r"^[0-9a-f]{48}$")
+        for url in (config.stk_callback_url, config.c2b_confirmation_url, config.c2b_validation_url):
+            self.assertIn(token, url)
+            self.assertEqual(url, url.lower())
+            path = url.split("://", 1)[1]
+            for word in FORBIDDEN:
+                self.assertNotIn(word, path, url)
+        with self.assertRaises(ValidationError):
+            config.callback_base_url = "https://mpesa.shop.example.com"
+        with self.assertRaises(ValidationError):
+            config.write({"environment": "production", "callback_base_url": "http://shop.example.com"})
+
+    def test_rotate_token_invalidates_old_url(self):
+        old_url = self.token_url()
+        self.mpesa_config.with_user(self.pos_manager).action_rotate_callback_token()
+        self.assertNotIn(old_url.split("/")[3], self.mpesa_config.stk_callback_url)
+        self.assertEqual(self.post_json(old_url, {"Body": {"stkCallback": {}}}).status_code, 403)
+
+    def test_secrets_hidden_from_pos_user(self):
+        config_as_cashier = self.mpesa_config.with_user(self.pos_user)
+        self.assertEqual(config_as_cashier.name, "Test Paybill")
+        for field in (
+            "consumer_key",
+            "consumer_secret",
+            "passkey",
+            "callback_token",
+            "access_token",
+            "stk_callback_url",
+        ):
+            with self.assertRaises(AccessError, msg=field):
+                config_as_cashier.read([field])
+        method_as_cashier = self.mpesa_method.with_user(self.pos_user)
+        with self.assertRaises(AccessError):
+            method_as_cashier.read(["mpesa_stk_callback_url"])
+        loaded = (
+            self.env["pos.payment.method"].with_user(self.pos_user)._load_pos_data_fields(self.pos_config)
+        )
+        self.assertIn("mpesa_config_id", loaded)
+        self.assertIn("mpesa_match_window", loaded)
+        self.assertFalse(
+            {"consumer_key", "consumer_secret", "passkey", "mpesa_stk_callback_url"} & set(loaded)
+        )
+        self.assertFalse(any("secret" in name or "passkey" in name or "token" in name for name in loaded))
+        self.assertFalse(self.env["mpesa.config"]._fields["consumer_secret"].copy)
+        # a cashier cannot edit the log either
+        with self.assertRaises(UserError):
+            self.make_c2b("RKACL00001").with_user(self.pos_user).write({"status": "failed"})
+
+    def test_accountant_reads_log_manager_acts(self):
+        row = self.make_c2b("RKACC00001", is_reconciled=True, pos_order_ref="lost-order")
+        self.assertEqual(row.with_user(self.accountant).read(["status"])[0]["status"], "success")
+        with self.assertRaises(UserError):
+            row.with_user(self.accountant).action_release_claim()
+        row.with_user(self.pos_manager).action_release_claim()
+        self.assertFalse(row.is_reconciled)
+        review = self.make_pending("ws_CO_REV", "m-rev", status="needs_review")
+        review.with_user(self.pos_manager).action_mark_reviewed()
+        self.assertTrue(review.reviewed)
+        self.assertEqual(review.reviewed_by_id, self.pos_manager)
+
+    def test_multi_company_rule(self):
+        other_company = self.env["res.company"].create({"name": "Other Co 2"})
+        other = self.env["mpesa.config"].create(
+            {"name": "Other", "company_id": other_company.id, "business_shortcode": "600111"}
+        )
+        row = self.make_c2b("RKMC000001", config_id=other.id, company_id=other_company.id)
+        self.assertFalse(self.Callback.with_user(self.accountant).search([("id", "=", row.id)]))
+        self.assertFalse(self.env["mpesa.config"].with_user(self.accountant).search([("id", "=", other.id)]))
+
+    def test_payment_method_defaults_to_mpesa_terminal(self):
+        method = self.env["pos.payment.method"].create(
+            {"name": "Lipa na M-Pesa", "journal_id": self.bank_journal.id}
+        )
+        self.assertEqual(method.use_payment_terminal, "mpesa")
+        self.assertEqual(method.mpesa_config_id, self.mpesa_config)
+        plain = self.env["pos.payment.method"].create({"name": "Card", "journal_id": self.bank_journal.id})
+        self.assertFalse(plain.use_payment_terminal)
+        self.assertIn(("mpesa", "M-Pesa"), self.env["pos.payment.method"]._get_payment_terminal_selection())
+        self.assertEqual(self.mpesa_method.use_payment_terminal, "mpesa")
+
+    # ------------------------------------------------------------------ buttons against the simulator
+
+    def test_test_connection_button(self):
+        action = self.mpesa_config.with_user(self.pos_manager).action_test_connection()
+        self.assertEqual(action["params"]["type"], "success")
+        self.mpesa_config.invalidate_recordset()  # the token store writes through its own cursor
+        self.assertTrue(self.mpesa_config.sudo().access_token)
+        self.mpesa_config.consumer_secret = "wrong-secret"
+        self.assertFalse(self.mpesa_config.sudo().access_token)  # credentials changed: cache dropped
+        action = self.mpesa_config.with_user(self.pos_manager).action_test_connection()
+        self.assertEqual(action["params"]["type"], "danger")
+        self.assertNotIn("wrong-secret", action["params"]["message"])
+        self.assertTrue(action["params"]["message"])
+
+    def test_token_cached_and_shared(self):
+        client = self.mpesa_config._get_daraja_client()
+        first = client.get_access_token()
+        again = self.mpesa_config._get_daraja_client().get_access_token()
+        self.assertEqual(first, again)
+        self.env.cr.execute("SELECT access_token FROM mpesa_config WHERE id = %s", (self.mpesa_config.id,))
+        self.assertEqual(self.env.cr.fetchone()[0], first)
+
+    def test_settings_block_and_buttons(self):
+        settings = self.env["res.config.settings"].with_user(self.pos_manager).create({})
+        self.assertEqual(settings.mpesa_config_id, self.mpesa_config)
+        self.assertEqual(settings.mpesa_business_shortcode, "174379")
+        self.assertFalse(settings.mpesa_consumer_secret)  # never sent back to the browser
+        self.assertTrue(settings.mpesa_credentials_set)
+        action = settings.action_mpesa_test_connection()
+        self.assertEqual(action["params"]["type"], "success")
+        action = settings.action_mpesa_register_c2b()
+        self.assertIn("C2B URLs registered successfully", action["params"]["message"])
+        self.assertTrue(self.mpesa_config.c2b_registered)
+        settings.mpesa_c2b_api_version = "v1"
+        settings.execute()
+        self.assertEqual(self.mpesa_config.c2b_api_version, "v1")
+        self.assertEqual(self.mpesa_config.sudo().consumer_secret, "sim-consumer-secret")  # kept
+
+    def test_settings_create_default_account(self):
+        self.company.mpesa_config_id = False
+        settings = (
+            self.env["res.config.settings"]
+            .with_user(self.pos_manager)
+            .create(
+                {
+                    "mpesa_environment": "sandbox",
+                    "mpesa_business_shortcode": "174379",
+                    "mpesa_consumer_key": "k",
+                    "mpesa_consumer_secret": "s",
+                    "mpesa_passkey": "p",
+                }
+            )
+        )
+        settings.execute()
+        config = self.company.mpesa_config_id
+        self.assertTrue(config)
+        self.assertEqual(config.sudo().consumer_secret, "s")
+
+    def test_production_registration_is_once(self):
+        self.mpesa_config.write(
+            {
+                "environment": "production",
+                "callback_base_url": "https://shop.example.com",
+                "c2b_registered": True,
+            }
+        )
+        result = self.mpesa_config._register_c2b_urls()
+        self.assertFalse(result["success"])
+        self.assertIn("only once", result["message"])
+
+    # ------------------------------------------------------------------ cron and neutralize
+
+    def test_cron_recovers_lost_callback(self):
+        # suffix 08: the simulator pays but never calls back; only the STK query knows
+        self.authenticate("mpesa_cashier", "mpesa_cashier")
+        result = self.rpc(
+            "/mpesa/stk_push",
+            {"phone_number": "0712345608", "amount": 100, "pos_config_id": self.pos_config.id},
+        )
+        self.assertTrue(result["success"], result)
+        row = self.Callback.sudo().search([("checkout_request_id", "=", result["checkout_request_id"])])
+        self.assertEqual(row.status, "pending")
+        row.write({"request_date": fields.Datetime.now() - timedelta(minutes=2)})
+        self.Callback._cron_recover_stk()
+        row.invalidate_recordset()
+        self.assertEqual(row.status, "success")
+        self.assertTrue(row.confirmed_by_query)
+        self.assertEqual(row.amount, 100)
+        # a row nobody can answer for ends in review after 30 minutes
+        stuck = self.make_pending(
+            "ws_CO_STUCK", "m-st", request_date=fields.Datetime.now() - timedelta(hours=1)
+        )
+        self.Callback._cron_recover_stk()
+        self.assertEqual(stuck.status, "needs_review")
+
+    def test_neutralize(self):
+        path = file_path("pos_mpesa/data/neutralize.sql")
+        self.assertTrue(os.path.exists(path))
+        self.mpesa_config.write(
+            {"environment": "production", "callback_base_url": "https://shop.example.com"}
+        )
+        old_token = self.mpesa_config.callback_token
+        self.env.flush_all()
+        with open(path) as sql:
+            self.env.cr.execute(sql.read())
+        self.mpesa_config.invalidate_recordset()
+        config = self.mpesa_config.sudo()
+        self.assertEqual(config.environment, "sandbox")
+        self.assertFalse(
+            config.consumer_secret or config.consumer_key or config.passkey or config.access_token
+        )
+        self.assertNotEqual(config.callback_token, old_token)
