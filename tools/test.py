@@ -1,0 +1,215 @@
+"""`make test`: every suite this machine can run, one summary line at the end.
+
+1. pure Python (pytest on pyproject's testpaths, in the dev venv) - always;
+2. Odoo Python tests and 3. POS tours (headless Chromium): one odoo-bin run installing pos_mpesa
+   without demo data on a copy of a cached template, `--test-tags /pos_mpesa`;
+4. install check with demo data (pos_mpesa on a copy of the demo template, no tests).
+2-4 run when the Odoo runtime exists (or ODOO_SRC=... is given: then it is built first).
+The last line is `N passed, N failed` (+ `, N skipped`); the exit status is 1 on any failure.
+VERBOSE=1 echoes the whole Odoo log; logs are kept in .local/logs/.
+"""
+
+import os
+import subprocess
+import tempfile
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+import pg as pgmod
+import runtime as rt
+from common import MODULE, REPO, ToolError, free_port, main_guard, say, which_browser
+from devenv import dev_tool, ensure_dev_venv
+from odoo_exec import Odoo, db_prefix
+from odoo_log import RECORD, parse, tour_classes
+from templates import ensure_template
+
+
+@dataclass
+class Suite:
+    name: str
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    ran: bool = True
+    note: str = ""
+
+
+def run_pure() -> Suite:
+    suite = Suite("pure Python (pytest)")
+    ensure_dev_venv()
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "junit.xml"
+        say("running the pure-Python suite (pytest)")
+        cmd = [
+            str(dev_tool("pytest")),
+            f"--junitxml={report}",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "pytest_repo_root",
+        ]
+        # pytest_repo_root (tools/) keeps pytest from importing the module's root __init__.py (it needs Odoo).
+        tools = str(Path(__file__).resolve().parent)
+        env = dict(
+            os.environ, PYTHONPATH=os.pathsep.join(filter(None, [tools, os.environ.get("PYTHONPATH")]))
+        )
+        rc = subprocess.run(cmd, cwd=REPO, env=env, check=False).returncode
+        if rc == 5:
+            suite.note = "no tests collected (pytest exit 5)"
+            return suite
+        if report.exists():
+            root = ET.parse(report).getroot()
+            for node in [root] if root.tag == "testsuite" else root.iter("testsuite"):
+                tests, failures, errors, skipped = (
+                    int(node.get(k, 0)) for k in ("tests", "failures", "errors", "skipped")
+                )
+                suite.failed += failures + errors
+                suite.skipped += skipped
+                suite.passed += tests - failures - errors - skipped
+        if rc not in (0, 5) and suite.failed == 0:
+            suite.failed = 1
+            suite.note = f"pytest exit {rc} without a failing test (usage or internal error)"
+    return suite
+
+
+def _echo_filter(verbose: bool):
+    """Print the interesting part of a live Odoo log: tests starting, failures, errors."""
+    state = {"show": False}
+
+    def echo(line: str):
+        if verbose:
+            print(line, flush=True)
+            return
+        match = RECORD.match(line)
+        if not match:
+            if state["show"]:
+                print("    " + line, flush=True)
+            return
+        state["show"] = match["level"] in ("ERROR", "CRITICAL")
+        msg = match["msg"]
+        if state["show"] or match["logger"] == "odoo.tests.result":
+            print(f"  {match['level']} {match['logger']}: {msg}", flush=True)
+        elif match["logger"].startswith(f"odoo.addons.{MODULE}.") and msg.startswith(
+            ("Starting ", "skipped ")
+        ):
+            print(f"  {msg.removesuffix(' ...')}", flush=True)
+
+    return echo
+
+
+def run_odoo_suites(odoo, verbose: bool) -> list[Suite]:
+    python_suite, tour_suite = Suite("Odoo Python tests"), Suite("POS tours (Chromium)")
+    demo_check = Suite("install with demo data")
+    if not which_browser():
+        tour_suite.note = "no chromium/google-chrome on PATH: Odoo skips the tours (apt-get install chromium)"
+    pid = os.getpid()
+    test_db, demo_db = f"{db_prefix()}test_{pid}", f"{db_prefix()}democheck_{pid}"
+    try:
+        template = ensure_template(odoo, demo=False)
+        odoo.copy_db(template, test_db)
+        say(f"installing {MODULE} without demo data on {test_db} and running its tests")
+        port = free_port(int(os.environ.get("POS_MPESA_TEST_PORT", 0)) or None)
+        rc, log = odoo.run_logged(
+            test_db,
+            ["-i", MODULE, "--test-tags", f"/{MODULE}", "--stop-after-init", "--max-cron-threads=0"],
+            f"odoo-tests-{pid}",
+            echo=_echo_filter(verbose),
+            http_port=port,
+        )
+        result = parse(log.read_text(errors="replace").splitlines(), MODULE, tour_classes(REPO / "tests"))
+        for suite, counts in ((python_suite, result.suites["python"]), (tour_suite, result.suites["tours"])):
+            suite.passed, suite.failed, suite.skipped = counts.passed, counts.failed, counts.skipped
+        if result.result is None:
+            python_suite.failed += 1
+            python_suite.note = f"Odoo stopped before reporting tests (exit {rc}): install failed? log: {log}"
+        else:
+            counted = python_suite.failed + tour_suite.failed
+            reported = result.result[0] + result.result[1]
+            if reported > counted:
+                python_suite.failed += reported - counted
+            if reported == 0 and (rc != 0 or result.stray_errors):
+                python_suite.failed += 1
+                python_suite.note = f"errors logged outside the tests (exit {rc}); log: {log}"
+            if result.result[2] == 0:
+                python_suite.note = python_suite.note or "Odoo found no tests in tests/"
+        if python_suite.failed or tour_suite.failed:
+            say(f"Odoo test log: {log}")
+
+        demo_template = ensure_template(odoo, demo=True)
+        odoo.copy_db(demo_template, demo_db)
+        say(f"installing {MODULE} with demo data on {demo_db}")
+        rc, log = odoo.run_logged(
+            demo_db,
+            ["-i", MODULE, "--stop-after-init", "--max-cron-threads=0"],
+            f"odoo-demo-install-{pid}",
+            echo=_echo_filter(verbose),
+        )
+        errors = parse(log.read_text(errors="replace").splitlines(), MODULE, set()).stray_errors
+        if rc == 0 and not errors:
+            demo_check.passed = 1
+        else:
+            demo_check.failed = 1
+            demo_check.note = f"exit {rc}, {len(errors)} error(s) logged; log: {log}"
+    except ToolError as exc:
+        say(f"ERROR: {exc}")
+        python_suite.failed += 1
+        python_suite.note = str(exc).splitlines()[0]
+    finally:
+        for db in (test_db, demo_db):
+            try:
+                odoo.drop_db(db)
+            except ToolError as exc:
+                say(f"could not drop {db}: {exc}")
+    return [python_suite, tour_suite, demo_check]
+
+
+def skipped_odoo_suites(reason: str) -> list[Suite]:
+    names = ("Odoo Python tests", "POS tours (Chromium)", "install with demo data")
+    return [Suite(name, ran=False, note=reason) for name in names]
+
+
+def main():
+    verbose = os.environ.get("VERBOSE", "") not in ("", "0")
+    suites = [run_pure()]
+    if os.environ.get("ODOO_SRC"):
+        runtime, why = rt.ensure(), ""
+    else:
+        runtime, why = rt.find()
+    if runtime is None:
+        suites += skipped_odoo_suites(f"{why} (install it: make runtime ODOO_SRC=/path/to/odoo-19.0)")
+    else:
+        say(f"Odoo runtime: {runtime}")
+        pg = None
+        try:
+            pg = pgmod.connect()
+            say(f"PostgreSQL: {pg}")
+            odoo = Odoo(runtime, pg)
+            try:
+                suites += run_odoo_suites(odoo, verbose)
+            finally:
+                odoo.close()
+        except ToolError as exc:
+            say(f"ERROR: {exc}")
+            suites += [Suite("Odoo suites", failed=1, note=str(exc).splitlines()[0])]
+        finally:
+            if pg:
+                pg.close()
+
+    print("\n== pos_mpesa test summary ==")
+    for suite in suites:
+        if suite.ran:
+            line = f"ran      {suite.name}: {suite.passed} passed, {suite.failed} failed"
+            line += f", {suite.skipped} skipped" if suite.skipped else ""
+        else:
+            line = f"SKIPPED  {suite.name}"
+        print(line + (f"  ({suite.note})" if suite.note else ""))
+    passed = sum(s.passed for s in suites)
+    failed = sum(s.failed for s in suites)
+    skipped = sum(s.skipped for s in suites)
+    print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""), flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    main_guard(main)
