@@ -4,7 +4,6 @@
     "category": "Sales/Point of Sale",
     "summary": "Safaricom M-Pesa (Daraja) payments at the till: STK push and C2B matching",
     "author": "pos_mpesa contributors",
-    "website": "https://github.com/pos-mpesa/pos_mpesa",
     "license": "LGPL-3",
     "depends": ["point_of_sale"],
     "external_dependencies": {"python": ["requests"]},

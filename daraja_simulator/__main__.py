@@ -1,6 +1,7 @@
 """python -m daraja_simulator: run the local Daraja until Ctrl-C, printing URLs and credentials."""
 
 import argparse
+import contextlib
 import ipaddress
 import logging
 import signal
@@ -86,23 +87,20 @@ def main(argv=None) -> int:
             c2b_api_version=args.c2b_version,
         ).start()
     except (OSError, OverflowError, ValueError) as exc:
-        print(f"daraja_simulator: cannot start: {exc}", file=sys.stderr)
+        sys.stderr.write(f"daraja_simulator: cannot start: {exc}\n")
         return 1
-    try:
+    # A host name (not an address) is not checked: only literal non-loopback addresses are warned about.
+    with contextlib.suppress(ValueError):
         if not ipaddress.ip_address(args.host).is_loopback:
-            print(
-                "WARNING: not bound to loopback; anyone who can reach this port can use it.", file=sys.stderr
-            )
-    except ValueError:
-        pass
-    print(_banner(sim, args.odoo_url), flush=True)
+            sys.stderr.write("WARNING: not bound to loopback; anyone who can reach this port can use it.\n")
+    # The banner is the command's output (URLs and credentials for the person who started it), not a log.
+    sys.stdout.write(_banner(sim, args.odoo_url) + "\n")
+    sys.stdout.flush()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        while not stop.wait(1.0):
-            pass
-    except KeyboardInterrupt:
-        pass
+        with contextlib.suppress(KeyboardInterrupt):
+            stop.wait()
     finally:
         sim.stop()
     return 0
