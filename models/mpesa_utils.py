@@ -1,0 +1,15 @@
+"""Values and helpers shared by the mpesa.callback files (model, POS endpoints, Safaricom callbacks).
+
+Anything used by only one of them lives in that file.
+"""
+
+from decimal import Decimal, InvalidOperation
+
+STK_WAIT_SECONDS = 75  # the brief: the till gives up after 75 s
+
+
+def to_decimal(value):
+    """Exact Decimal of a JSON number or numeric string; InvalidOperation for bool/None."""
+    if isinstance(value, bool) or value is None:
+        raise InvalidOperation
+    return Decimal(str(value))
