@@ -8,6 +8,8 @@
 #   make format    rewrite files the way `make lint` wants them (ruff format/fix, prettier)
 #   make runtime   find or build the Odoo 19 runtime; ODOO_SRC=/path/to/odoo-19.0 builds it from a checkout
 #   make dev-venv  the pure-Python dev virtualenv (pytest, ruff, pylint-odoo)
+#   make screenshots  the README's pictures of the cashier's flows (docs/screenshots/), from the real POS
+#   make i18n      export i18n/pos_mpesa.pot from a throwaway install, merge i18n/*.po into it, show coverage
 #
 # Everything installed lives in $POS_MPESA_HOME (default ~/.cache/pos_mpesa), shared by all clones,
 # never in this work tree; only logs and a private PostgreSQL cluster (if one is needed) go to .local/.
@@ -16,10 +18,10 @@
 
 TOOL := tools/run
 
-.PHONY: help run test doctor lint format runtime dev-venv
+.PHONY: help run test doctor lint format runtime dev-venv screenshots i18n
 
 help:
-	@sed -n '3,10p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,12p' Makefile | sed 's/^# \{0,1\}//'
 
 run:
 	@$(TOOL) run
@@ -41,3 +43,9 @@ runtime:
 
 dev-venv:
 	@$(TOOL) devenv python
+
+screenshots:
+	@$(TOOL) screenshots
+
+i18n:
+	@$(TOOL) i18n

@@ -14,13 +14,13 @@ from odoo.http import request
 from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 
 from ..daraja import CallbackParseError, StkCallback, detect_callback_kind, parse_callback
-from ..models.mpesa_callback import RAW_MAX_BYTES
 
 _logger = logging.getLogger(__name__)
 
 TOKEN_RE = re.compile(r"^[0-9a-f]{16,128}$")
 ACCEPTED = {"ResultCode": 0, "ResultDesc": "Accepted"}
-READ_LIMIT_BYTES = 1024 * 1024
+RAW_MAX_BYTES = 64 * 1024  # the most of a body we store (raw_payload); larger ones are refused
+READ_LIMIT_BYTES = 1024 * 1024  # a body announced larger than this is not even read
 
 
 class MpesaCallbackController(http.Controller):

@@ -27,7 +27,6 @@ STATUSES = [
     ("invalid", "Invalid"),
 ]
 STK_REVIEW_AFTER = timedelta(minutes=30)  # no final answer after this: a human checks the statement
-RAW_MAX_BYTES = 64 * 1024  # raw_payload limit; controllers/callback.py stores at most this
 
 
 class MpesaCallback(models.Model):

@@ -23,7 +23,7 @@ from ..daraja import (
     parse_callback,
     validate_amount,
 )
-from .mpesa_utils import STK_WAIT_SECONDS, to_decimal
+from .mpesa_utils import STK_WAIT_SECONDS, status_value, to_decimal
 
 _logger = logging.getLogger(__name__)
 
@@ -123,12 +123,7 @@ class MpesaCallback(models.Model):
             if method.use_payment_terminal != "mpesa":
                 raise MpesaRequestError(self.env._("This payment method is not an M-Pesa payment method"))
         elif not _missing(pos_config_id):
-            if isinstance(pos_config_id, bool) or not isinstance(pos_config_id, int):
-                raise MpesaRequestError(self.env._("pos_config_id must be an integer"))
-            pos_config = self.env["pos.config"].browse(pos_config_id).exists()
-            if not pos_config:
-                raise MpesaRequestError(self.env._("Unknown point of sale"))
-            pos_config.check_access("read")
+            pos_config = self._pos_config_for_request(pos_config_id)
             method = pos_config.payment_method_ids.filtered(lambda m: m.use_payment_terminal == "mpesa")[:1]
         config = method.sudo().mpesa_config_id if method else self.env.company.sudo().mpesa_config_id
         if not config or not config.active or not config._is_configured():
@@ -136,6 +131,19 @@ class MpesaCallback(models.Model):
         if config.company_id not in self.env.user.company_ids:
             raise MpesaRequestError(self.env._("This M-Pesa account belongs to another company"))
         return method, config
+
+    @api.model
+    def _pos_config_for_request(self, pos_config_id):
+        """The till's point of sale from the request; empty when not given."""
+        if _missing(pos_config_id):
+            return self.env["pos.config"]
+        if isinstance(pos_config_id, bool) or not isinstance(pos_config_id, int):
+            raise MpesaRequestError(self.env._("pos_config_id must be an integer"))
+        pos_config = self.env["pos.config"].browse(pos_config_id).exists()
+        if not pos_config:
+            raise MpesaRequestError(self.env._("Unknown point of sale"))
+        pos_config.check_access("read")
+        return pos_config
 
     @api.model
     def _get_row_for_user(self, domain):
@@ -165,18 +173,9 @@ class MpesaCallback(models.Model):
             raise MpesaRequestError(self.env._("order_reference must be a string"))
         reference = str(order_reference or "POS").strip()[:64] or "POS"
         method, config = self._config_for_payment_method(payment_method_id, pos_config_id)
-        pos_config = self.env["pos.config"]
-        if (
-            not _missing(pos_config_id)
-            and isinstance(pos_config_id, int)
-            and not isinstance(pos_config_id, bool)
-        ):
-            pos_config = self.env["pos.config"].browse(pos_config_id).exists()
-            if not pos_config:
-                raise MpesaRequestError(self.env._("Unknown point of sale"))
-            pos_config.check_access("read")
-            if method and method not in pos_config.payment_method_ids:
-                raise MpesaRequestError(self.env._("This payment method is not used by this point of sale"))
+        pos_config = self._pos_config_for_request(pos_config_id)
+        if method and pos_config and method not in pos_config.payment_method_ids:
+            raise MpesaRequestError(self.env._("This payment method is not used by this point of sale"))
 
         client = config._get_daraja_client()
         try:
@@ -187,8 +186,6 @@ class MpesaCallback(models.Model):
                 transaction_desc="POS payment",
                 callback_url=config.sudo().stk_callback_url,
             )
-        except DarajaValidationError:
-            raise
         except DarajaTransportError as error:
             _logger.warning(
                 "STK push for account %s: no usable answer (ambiguous=%s)", config.id, error.ambiguous
@@ -278,7 +275,8 @@ class MpesaCallback(models.Model):
     # ================================================================== STK status
 
     @api.model
-    def _pos_check_status(self, checkout_request_id=None):
+    def _stk_row_for_request(self, checkout_request_id):
+        """The user's STK row for the CheckoutRequestID the till sent."""
         if not isinstance(checkout_request_id, str) or not checkout_request_id.strip():
             raise MpesaRequestError(self.env._("checkout_request_id is required"))
         row = self._get_row_for_user(
@@ -286,6 +284,11 @@ class MpesaCallback(models.Model):
         )
         if not row:
             raise MpesaRequestError(self.env._("Unknown CheckoutRequestID"))
+        return row
+
+    @api.model
+    def _pos_check_status(self, checkout_request_id=None):
+        row = self._stk_row_for_request(checkout_request_id)
         if row.status == "pending":
             row._refresh_by_query()
         if (
@@ -317,7 +320,7 @@ class MpesaCallback(models.Model):
             reason = "pending"
         message = self._mpesa_message(reason)
         if self.status == "needs_review":
-            message = str(REASON_MESSAGES["unknown"])
+            message = self._mpesa_message("unknown")
         return {
             "success": True,
             "status": ANSWER_STATUS[self.status],
@@ -390,13 +393,13 @@ class MpesaCallback(models.Model):
             )
             return
         info = result.result
-        status = str(getattr(info.status, "value", info.status))
+        status = status_value(info.status)
         if status == "pending":
             return
         self.sudo()._apply_query_result(info, result.raw)
 
     def _apply_query_result(self, info, raw):
-        status = str(getattr(info.status, "value", info.status))
+        status = status_value(info.status)
         vals = {
             "result_code": info.code,
             "result_desc": (raw or {}).get("ResultDesc") or info.message,
@@ -430,13 +433,7 @@ class MpesaCallback(models.Model):
 
     @api.model
     def _pos_cancel_stk(self, checkout_request_id=None):
-        if not isinstance(checkout_request_id, str) or not checkout_request_id.strip():
-            raise MpesaRequestError(self.env._("checkout_request_id is required"))
-        row = self._get_row_for_user(
-            [("checkout_request_id", "=", checkout_request_id.strip()), ("callback_type", "=", "stk")]
-        )
-        if not row:
-            raise MpesaRequestError(self.env._("Unknown CheckoutRequestID"))
+        row = self._stk_row_for_request(checkout_request_id)
         row._lock_row()
         vals = {"stk_abandoned": True}
         if row.is_reconciled and not row.pos_payment_id and row.pos_order_ref == row.order_reference:
@@ -597,9 +594,9 @@ class MpesaCallback(models.Model):
 
     # ================================================================== bus notifications
 
-    def _bus_status_payload(self, answer=None):
+    def _bus_status_payload(self):
         self.ensure_one()
-        answer = answer or self._answer_for_row()
+        answer = self._answer_for_row()
         return {
             "checkout_request_id": self.checkout_request_id,
             "status": answer["status"],

@@ -9,7 +9,7 @@ from decimal import InvalidOperation
 
 from odoo import api, fields, models
 
-from .mpesa_utils import to_decimal
+from .mpesa_utils import status_value, to_decimal
 
 _logger = logging.getLogger(__name__)
 
@@ -20,6 +20,11 @@ class MpesaCallback(models.Model):
     _inherit = "mpesa.callback"
 
     # ================================================================== stored as received
+
+    @api.model
+    def _company_id_for(self, config):
+        """Company of a row Safaricom sent: its account's, else the main company (no account known)."""
+        return (config.company_id if config else self.env.ref("base.main_company")).id
 
     @api.model
     def _store_invalid(
@@ -40,7 +45,7 @@ class MpesaCallback(models.Model):
                 "payload_truncated": truncated,
                 "review_reason": reason[:250],
                 "config_id": config.id if config else False,
-                "company_id": (config.company_id if config else self.env.ref("base.main_company")).id,
+                "company_id": self._company_id_for(config),
                 "source": source,
                 "remote_addr": remote_addr,
             }
@@ -83,11 +88,11 @@ class MpesaCallback(models.Model):
                     "source": source,
                     "remote_addr": remote_addr,
                     "config_id": config.id if config else False,
-                    "company_id": (config.company_id if config else self.env.ref("base.main_company")).id,
+                    "company_id": self._company_id_for(config),
                 }
             )
         row._lock_row()
-        status = str(getattr(callback.result.status, "value", callback.result.status))
+        status = status_value(callback.result.status)
         if (
             not reprocess
             and not row.callback_received
@@ -243,7 +248,7 @@ class MpesaCallback(models.Model):
             "result_code": "0",
             "reason": "paid" if not is_validation else "pending",
             "config_id": config.id if config else False,
-            "company_id": (config.company_id if config else self.env.ref("base.main_company")).id,
+            "company_id": self._company_id_for(config),
         }
         if not config:
             vals.update(status="needs_review", review_reason="No M-Pesa account for this shortcode")

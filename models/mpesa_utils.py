@@ -13,3 +13,8 @@ def to_decimal(value):
     if isinstance(value, bool) or value is None:
         raise InvalidOperation
     return Decimal(str(value))
+
+
+def status_value(status):
+    """A Daraja PaymentStatus (str Enum) as its plain value, e.g. 'success'."""
+    return str(getattr(status, "value", status))

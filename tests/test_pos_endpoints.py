@@ -71,8 +71,21 @@ class TestPosEndpoints(MpesaCase):
                 "payment_method_id must be an integer",
             ),
             ({"phone_number": "0712345678", "amount": 10, "pos_config_id": 999999}, "Unknown point of sale"),
+            (
+                {"phone_number": "0712345678", "amount": 10, "pos_config_id": "x"},
+                "pos_config_id must be an integer",
+            ),
+        ]
+        # with a payment method the point of sale is still checked, not ignored
+        with_method = {"phone_number": "0712345678", "amount": 10, "payment_method_id": self.mpesa_method.id}
+        cases += [
+            ({**with_method, "pos_config_id": "x"}, "pos_config_id must be an integer"),
+            ({**with_method, "pos_config_id": True}, "pos_config_id must be an integer"),
+            ({**with_method, "pos_config_id": [self.pos_config.id]}, "pos_config_id must be an integer"),
+            ({**with_method, "pos_config_id": 999999}, "Unknown point of sale"),
         ]
         before = self.Callback.sudo().search_count([])
+        sim_before = self.sim_control("GET", "transactions")
         for params, message in cases:
             result = self.rpc("/mpesa/stk_push", params)
             self.assertFalse(result["success"], params)
@@ -81,7 +94,7 @@ class TestPosEndpoints(MpesaCase):
                 self.assertIn(message, result["message"], params)
             self.assertNotIn("Traceback", result["message"])
         self.assertEqual(self.Callback.sudo().search_count([]), before)
-        self.assertEqual(self.sim_control("GET", "transactions"), self.sim_control("GET", "transactions"))
+        self.assertEqual(self.sim_control("GET", "transactions"), sim_before)  # no push sent
 
     def test_stk_push_not_configured(self):
         self.mpesa_config.passkey = False

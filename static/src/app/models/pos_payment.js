@@ -1,0 +1,27 @@
+import {PosPayment} from "@point_of_sale/app/models/pos_payment";
+import {patch} from "@web/core/utils/patch";
+
+const MPESA_DEFAULT_STATE = {mpesaStk: false, mpesaDeadline: 0, mpesaMessage: ""};
+
+// The line's M-Pesa state that is not sent to the server but must survive a reload
+// (uiState is stored with the order in IndexedDB). Methods, not getters: the POS
+// caches model getters.
+patch(PosPayment.prototype, {
+    initState() {
+        super.initState(...arguments);
+        this.uiState = {...(this.uiState || {}), ...MPESA_DEFAULT_STATE};
+    },
+    isMpesa() {
+        return this.payment_method_id?.use_payment_terminal === "mpesa";
+    },
+    /** STK push (toggle ON) or C2B matching (toggle OFF, the default). */
+    isMpesaStk() {
+        return Boolean(this.uiState?.mpesaStk);
+    },
+    getMpesaState() {
+        return {...MPESA_DEFAULT_STATE, ...(this.uiState || {})};
+    },
+    setMpesaState(values) {
+        this.uiState = {...(this.uiState || {}), ...values};
+    },
+});

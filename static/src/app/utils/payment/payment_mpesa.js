@@ -1,0 +1,340 @@
+import {_t} from "@web/core/l10n/translation";
+import {rpc} from "@web/core/network/rpc";
+import {AlertDialog} from "@web/core/confirmation_dialog/confirmation_dialog";
+import {PaymentInterface} from "@point_of_sale/app/utils/payment/payment_interface";
+import {register_payment_method} from "@point_of_sale/app/services/pos_store";
+import {ask, makeAwaitable} from "@point_of_sale/app/utils/make_awaitable_dialog";
+import {MpesaPhoneDialog} from "@pos_mpesa/app/components/mpesa_phone_dialog/mpesa_phone_dialog";
+import {MpesaPaymentSelectDialog} from "@pos_mpesa/app/components/mpesa_payment_select_dialog/mpesa_payment_select_dialog";
+import {checkMpesaAmount, displayMpesaPhone, MPESA_MAX_AMOUNT} from "@pos_mpesa/utils/phone";
+
+// The brief: the till waits 75 s for the customer's PIN (the server answers "timeout" after that).
+export const STK_WAIT_MS = 75000;
+// The result normally arrives by bus push; polling is the fallback, quick first then slower.
+const POLL_DELAYS_MS = [3000, 3000, 5000, 5000, 8000, 10000];
+// With no answer at all from our server this long after the deadline, stop waiting.
+const NO_ANSWER_GRACE_MS = 60000;
+
+/**
+ * M-Pesa at the till. One payment line runs one of two flows, chosen with the line's toggle:
+ * STK push (ON): ask the customer's phone for the PIN, then wait for the result;
+ * C2B (OFF, default): find the payment the customer already sent and claim it for this order.
+ */
+export class PaymentMpesa extends PaymentInterface {
+    setup() {
+        super.setup(...arguments);
+        // STK waits in progress, by payment line uuid: {checkoutId, promise, resolve, timer, settled}
+        this.waiters = {};
+    }
+
+    /** The cashier picks STK or C2B on the line before anything is sent. */
+    get fastPayments() {
+        return false;
+    }
+
+    async sendPaymentRequest(uuid) {
+        await super.sendPaymentRequest(...arguments);
+        const line = this._findLine(uuid);
+        if (!line || !this._checkAmount(line)) {
+            return false;
+        }
+        line.setMpesaState({mpesaMessage: ""});
+        return line.isMpesaStk() ? this._stkPay(line) : this._c2bPay(line);
+    }
+
+    async sendPaymentCancel(order, uuid) {
+        await super.sendPaymentCancel(...arguments);
+        const line = order.payment_ids.find((l) => l.uuid === uuid);
+        const waiter = this.waiters[uuid];
+        if (!line || !waiter) {
+            return true;
+        }
+        const result = await this._rpc("/mpesa/cancel_stk", {
+            checkout_request_id: waiter.checkoutId,
+        });
+        // The till stops waiting even if the server could not be told: a late payment is
+        // stored anyway and can be found with the C2B search.
+        const message =
+            result.success && result.status === "completed"
+                ? _t(
+                      "The customer had already paid. Switch the toggle OFF and Validate to take this payment."
+                  )
+                : _t(
+                      "Payment request cancelled. If the customer pays anyway, switch the toggle OFF and Validate to find the payment."
+                  );
+        this._settle(line, waiter, {status: "cancelled_at_till", message});
+        return true;
+    }
+
+    // ------------------------------------------------------------------ STK push
+
+    async _stkPay(line) {
+        const order = line.pos_order_id;
+        // the last number tried on this line, else the customer's
+        const defaultPhone = displayMpesaPhone(
+            line.mpesa_phone_number || order.getPartner()?.phone
+        );
+        const phone = await makeAwaitable(this.env.services.dialog, MpesaPhoneDialog, {
+            amount: this.env.utils.formatCurrency(line.amount),
+            defaultPhone,
+        });
+        if (!phone) {
+            return false;
+        }
+        const result = await this._rpc("/mpesa/stk_push", {
+            phone_number: phone,
+            amount: Math.round(line.amount), // checked whole before: never rounds real cents
+            order_reference: order.pos_reference || order.name || order.uuid,
+            payment_method_id: this.payment_method_id.id,
+            pos_config_id: this.pos.config.id,
+        });
+        if (!result.success) {
+            this._fail(line, result.message || _t("The payment request was not sent."));
+            return false;
+        }
+        line.mpesa_checkout_request_id = result.checkout_request_id;
+        line.mpesa_phone_number = phone;
+        line.setMpesaState({mpesaDeadline: Date.now() + STK_WAIT_MS, mpesaMessage: ""});
+        line.setPaymentStatus("waitingCard");
+        return this.waitForResult(line);
+    }
+
+    /**
+     * Resolves true when the customer paid, false otherwise. Also used to resume the wait
+     * after a reload of the POS (immediate: check the status at once).
+     */
+    waitForResult(line, {immediate = false} = {}) {
+        const existing = this.waiters[line.uuid];
+        if (existing) {
+            return existing.promise;
+        }
+        const waiter = {checkoutId: line.mpesa_checkout_request_id, settled: false};
+        waiter.promise = new Promise((resolve) => (waiter.resolve = resolve));
+        this.waiters[line.uuid] = waiter;
+        this._schedulePoll(line, waiter, immediate ? 0 : POLL_DELAYS_MS[0], 0);
+        return waiter.promise;
+    }
+
+    /** Bus push MPESA_PAYMENT_STATUS from the server (see the PosStore patch). */
+    async handleStatusPush(payload) {
+        const line = this._findLineByCheckout(payload.checkout_request_id);
+        const waiter = line && this.waiters[line.uuid];
+        if (!waiter || waiter.settled || payload.status === "pending") {
+            return;
+        }
+        if (payload.status === "completed") {
+            // check_status takes the payment for this till: ask it rather than trust the push alone
+            clearTimeout(waiter.timer);
+            await this._checkStatus(line, waiter, 0);
+        } else {
+            this._settle(line, waiter, payload);
+        }
+    }
+
+    _schedulePoll(line, waiter, delay, attempt) {
+        clearTimeout(waiter.timer);
+        waiter.timer = setTimeout(() => this._checkStatus(line, waiter, attempt), delay);
+    }
+
+    async _checkStatus(line, waiter, attempt) {
+        if (waiter.settled) {
+            return;
+        }
+        if (!line.pos_order_id?.payment_ids.includes(line)) {
+            this._settle(line, waiter, null); // the line was removed: nothing to wait for
+            return;
+        }
+        const answer = await this._rpc("/mpesa/check_status", {
+            checkout_request_id: waiter.checkoutId,
+        });
+        if (waiter.settled) {
+            return;
+        }
+        if (answer.success && answer.status !== "pending") {
+            this._settle(line, waiter, answer);
+            return;
+        }
+        const deadline = line.getMpesaState().mpesaDeadline || Date.now();
+        if (!answer.success && Date.now() > deadline + NO_ANSWER_GRACE_MS) {
+            this._settle(line, waiter, {
+                status: "error",
+                message: _t(
+                    "No answer about this payment. Check the customer's M-Pesa message; if it was paid, switch the toggle OFF and Validate to find it."
+                ),
+            });
+            return;
+        }
+        // Still pending: ask again, never later than the deadline (the server then answers timeout).
+        const backoff = POLL_DELAYS_MS[Math.min(attempt + 1, POLL_DELAYS_MS.length - 1)];
+        const untilDeadline = Math.max(deadline - Date.now(), 0) + 500;
+        this._schedulePoll(line, waiter, Math.min(backoff, untilDeadline), attempt + 1);
+    }
+
+    _settle(line, waiter, answer) {
+        waiter.settled = true;
+        clearTimeout(waiter.timer);
+        delete this.waiters[line.uuid];
+        if (answer?.status === "completed") {
+            line.mpesa_receipt_number = answer.receipt_number || "";
+            line.transaction_id = answer.receipt_number || line.transaction_id;
+            const paid = _t("Payment successful!");
+            // confirmed by the STK query only: no receipt number to show, so say it is paid
+            line.setMpesaState({mpesaDeadline: 0, mpesaMessage: answer.receipt_number ? "" : paid});
+            this.env.services.notification.add(paid, {type: "success"});
+            waiter.resolve(true);
+            return;
+        }
+        // A failed push keeps no reference: the line may later take a C2B payment instead.
+        line.mpesa_checkout_request_id = "";
+        line.setMpesaState({mpesaDeadline: 0, mpesaMessage: answer?.message || ""});
+        if (answer && answer.status !== "cancelled_at_till") {
+            this._showError(
+                _t("%(message)s. Resend the request or choose another payment method.", {
+                    message: (answer.message || _t("Payment failed")).replace(/[.!]$/, ""),
+                }),
+                _t("M-Pesa payment not received")
+            );
+        }
+        waiter.resolve(false);
+    }
+
+    // ------------------------------------------------------------------ C2B matching
+
+    async _c2bPay(line) {
+        const order = line.pos_order_id;
+        const amount = this.env.utils.formatCurrency(line.amount);
+        const windowMinutes = this.payment_method_id.mpesa_match_window || 10;
+        const target = {
+            payment_method_id: this.payment_method_id.id,
+            pos_config_id: this.pos.config.id,
+        };
+        const search = () =>
+            this._rpc("/mpesa/search_unreconciled_callbacks", {
+                amount: line.amount,
+                max_age_minutes: windowMinutes,
+                ...target,
+            });
+        const result = await search();
+        if (!result.success) {
+            this._fail(line, result.message || _t("Could not search for M-Pesa payments."));
+            return false;
+        }
+        if (!result.callbacks?.length) {
+            const validateAnyway = await ask(this.env.services.dialog, {
+                title: _t("No M-Pesa Payment Found"),
+                body: _t(
+                    "No unmatched M-Pesa payment of %(amount)s was received in the last %(minutes)s minutes. Check the amount with the customer and try again, or validate without a matching payment.",
+                    {amount, minutes: windowMinutes}
+                ),
+                confirmLabel: _t("Validate Anyway"),
+                cancelLabel: _t("Cancel"),
+            });
+            if (!validateAnyway) {
+                line.setMpesaState({mpesaMessage: _t("No M-Pesa payment found")});
+                return false;
+            }
+            return this.acceptUnmatched(line);
+        }
+        const choice = await makeAwaitable(this.env.services.dialog, MpesaPaymentSelectDialog, {
+            amount,
+            amountValue: line.amount,
+            windowMinutes,
+            callbacks: result.callbacks,
+            search,
+            claim: (callback) =>
+                this._rpc("/mpesa/reconcile_callback", {
+                    callback_id: callback.id,
+                    order_id: order.uuid, // the order is not on the server yet
+                    ...target,
+                }),
+            events: this.pos.mpesaEvents,
+        });
+        if (!choice) {
+            return false;
+        }
+        if (choice.action === "skip") {
+            return this.acceptUnmatched(line);
+        }
+        line.mpesa_receipt_number = choice.receipt_number;
+        line.transaction_id = choice.receipt_number;
+        line.mpesa_phone_number = choice.callback.phone_number || "";
+        this.env.services.notification.add(_t("M-Pesa payment %s matched", choice.receipt_number), {
+            type: "success",
+        });
+        return true;
+    }
+
+    /** "Validate Anyway" / "Validate Without Matching Payment": the cashier vouches for it. */
+    acceptUnmatched(line) {
+        line.setMpesaState({mpesaMessage: _t("Validated without a matching M-Pesa payment")});
+        return true;
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    _checkAmount(line) {
+        let message = "";
+        if (line.amount <= 0) {
+            message = _t("M-Pesa payments are received only: refund with another payment method.");
+        } else {
+            const check = checkMpesaAmount(line.amount);
+            if (check === "cents") {
+                message = _t(
+                    "M-Pesa takes whole shillings only: %(amount)s has cents. Change the M-Pesa amount to a whole number and pay the rest with another method.",
+                    {amount: this.env.utils.formatCurrency(line.amount)}
+                );
+            } else if (check === "too_large") {
+                message = _t("M-Pesa takes at most %(max)s per payment: split the payment.", {
+                    max: this.env.utils.formatCurrency(MPESA_MAX_AMOUNT),
+                });
+            } else if (check !== "ok") {
+                message = _t("The M-Pesa amount must be at least 1 shilling.");
+            }
+        }
+        if (message) {
+            line.setMpesaState({mpesaMessage: message});
+            this._showError(message, _t("Amount not accepted by M-Pesa"));
+            return false;
+        }
+        return true;
+    }
+
+    _findLine(uuid) {
+        return this.pos.models["pos.payment"].find((line) => line.uuid === uuid);
+    }
+
+    _findLineByCheckout(checkoutId) {
+        return (
+            checkoutId &&
+            this.pos.models["pos.payment"].find(
+                (line) => line.isMpesa() && line.mpesa_checkout_request_id === checkoutId
+            )
+        );
+    }
+
+    _fail(line, message) {
+        line.setMpesaState({mpesaMessage: message});
+        this._showError(message);
+    }
+
+    /** JSON-RPC to our routes; a lost connection becomes an ordinary {success: false}. */
+    async _rpc(route, params) {
+        try {
+            return (await rpc(route, params, {silent: true})) || {success: false};
+        } catch {
+            return {
+                success: false,
+                network: true,
+                message: _t(
+                    "Could not reach the Odoo server. Check the connection; if a payment request was being sent, check the customer's phone before sending again."
+                ),
+            };
+        }
+    }
+
+    _showError(body, title = _t("M-Pesa")) {
+        this.env.services.dialog.add(AlertDialog, {title, body});
+    }
+}
+
+register_payment_method("mpesa", PaymentMpesa);
