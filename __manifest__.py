@@ -3,8 +3,6 @@
     "version": "19.0.1.0.0",
     "category": "Sales/Point of Sale",
     "summary": "Safaricom M-Pesa (Daraja) payments at the till: STK push and C2B matching",
-    # A plain description: without it Odoo renders README.md as reStructuredText and logs docutils errors.
-    "description": "Take Safaricom M-Pesa payments (STK push and C2B) at the Odoo 19 Point of Sale. See README.md.",
     "author": "pos_mpesa contributors",
     "license": "LGPL-3",
     "depends": ["point_of_sale"],
