@@ -9,6 +9,25 @@ from odoo.tests import HttpCase, new_test_user
 from odoo.tests.common import BaseCase
 
 SANDBOX_PASSKEY = "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919"
+
+
+def start_simulator(test_class, callback_delay):
+    """Start an in-process Daraja simulator for the class as ``test_class.sim`` (stopped at cleanup)."""
+    test_class.sim = SimulatorServer(host="127.0.0.1", port=0, callback_delay=callback_delay)
+    test_class.sim.start()
+    test_class.addClassCleanup(test_class.sim.stop)
+    # Odoo's test HTTP guard compares the timeout with an int; the Daraja client passes
+    # (connect, read) as requests allows: hand the guard the larger of the two
+    guard = BaseCase._request_handler.__func__
+
+    def request_handler(klass, session, prepared, **kwargs):
+        if isinstance(kwargs.get("timeout"), tuple):
+            kwargs["timeout"] = max(kwargs["timeout"])
+        return guard(klass, session, prepared, **kwargs)
+
+    test_class.startClassPatcher(patch.object(BaseCase, "_request_handler", classmethod(request_handler)))
+
+
 # nothing listens on port 9: the simulator's callbacks go nowhere unless a test points them at Odoo
 UNREACHABLE = "http://127.0.0.1:9"
 
@@ -107,18 +126,7 @@ class MpesaCase(HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.sim = SimulatorServer(host="127.0.0.1", port=0, callback_delay=0.0)
-        cls.sim.start()
-        cls.addClassCleanup(cls.sim.stop)
-        # Odoo's test HTTP guard compares the timeout with an int; the client sends (connect, read)
-        original = BaseCase._request_handler.__func__
-
-        def request_handler(klass, session, prepared, **kwargs):
-            if isinstance(kwargs.get("timeout"), tuple):
-                kwargs["timeout"] = max(kwargs["timeout"])
-            return original(klass, session, prepared, **kwargs)
-
-        cls.startClassPatcher(patch.object(BaseCase, "_request_handler", classmethod(request_handler)))
+        start_simulator(cls, callback_delay=0.0)
 
         cls.company = cls.env.company
         cls.kes = cls.env.ref("base.KES")

@@ -11,11 +11,10 @@ from urllib.parse import urlparse
 import requests
 from odoo.addons.point_of_sale.tests.test_frontend import TestPointOfSaleHttpCommon
 from odoo.addons.pos_mpesa.daraja import nairobi_timestamp
-from odoo.addons.pos_mpesa.daraja_simulator import SimulatorServer
 from odoo.tests import tagged
-from odoo.tests.common import BaseCase
 
-SANDBOX_PASSKEY = "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919"
+from .common import SANDBOX_PASSKEY, start_simulator
+
 C2B_SHORTCODE = "600984"
 
 
@@ -25,19 +24,7 @@ class TestPosMpesaTours(TestPointOfSaleHttpCommon):
     def setUpClass(cls):
         super().setUpClass()
         # long enough for the till to show the waiting state before the result arrives
-        cls.sim = SimulatorServer(host="127.0.0.1", port=0, callback_delay=3.0)
-        cls.sim.start()
-        cls.addClassCleanup(cls.sim.stop)
-        # Odoo's test HTTP guard compares the timeout with an int; the Daraja client passes
-        # (connect, read) as requests allows: hand the guard the larger of the two
-        guard = BaseCase._request_handler.__func__
-
-        def request_handler(klass, session, prepared, **kwargs):
-            if isinstance(kwargs.get("timeout"), tuple):
-                kwargs["timeout"] = max(kwargs["timeout"])
-            return guard(klass, session, prepared, **kwargs)
-
-        cls.startClassPatcher(patch.object(BaseCase, "_request_handler", classmethod(request_handler)))
+        start_simulator(cls, callback_delay=3.0)
         company = cls.main_pos_config.company_id
         cls.mpesa_config = cls.env["mpesa.config"].create(
             {
