@@ -10,6 +10,8 @@
 #   make dev-venv  the pure-Python dev virtualenv (pytest, ruff, pylint-odoo)
 #   make screenshots  the README's pictures of the cashier's flows (docs/screenshots/), from the real POS
 #   make i18n      export i18n/pos_mpesa.pot from a throwaway install, merge i18n/*.po into it, show coverage
+#   make reliability  races, replays, fuzz and forgeries over HTTP against a real server; prints a table
+#   make bench     pos_mpesa vs bare Odoo, prefork, a million rows (QUICK=1: 10,000 rows); prints a table
 #
 # Everything installed lives in $POS_MPESA_HOME (default ~/.cache/pos_mpesa), shared by all clones,
 # never in this work tree; only logs and a private PostgreSQL cluster (if one is needed) go to .local/.
@@ -18,10 +20,10 @@
 
 TOOL := tools/run
 
-.PHONY: help run test doctor lint format runtime dev-venv screenshots i18n
+.PHONY: help run test doctor lint format runtime dev-venv screenshots i18n reliability bench
 
 help:
-	@sed -n '3,12p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,14p' Makefile | sed 's/^# \{0,1\}//'
 
 run:
 	@$(TOOL) run
@@ -49,3 +51,9 @@ screenshots:
 
 i18n:
 	@$(TOOL) i18n
+
+reliability:
+	@$(TOOL) reliability $(if $(QUICK),--quick)
+
+bench:
+	@$(TOOL) bench $(if $(QUICK),--quick)

@@ -12,6 +12,7 @@
         "security/mpesa_security.xml",
         "data/ir_cron.xml",
         "views/mpesa_callback_views.xml",
+        "views/mpesa_rejected_request_views.xml",
         "views/mpesa_config_views.xml",
         "views/pos_payment_method_views.xml",
         "views/pos_payment_views.xml",

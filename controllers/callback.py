@@ -1,84 +1,127 @@
 """Safaricom-facing routes: JSON in, {"ResultCode": 0, "ResultDesc": "Accepted"} out.
 
 Daraja signs nothing (daraja-reference.md §8): the URLs we give Safaricom carry the account's
-secret token, and every request is stored before it is acknowledged — even unreadable ones.
+secret token (masked in the server log, see request_log.py). Here: read the body once, find which
+account authenticated the request, parse it, and hand it to its domain (mpesa_stk.py, mpesa_c2b.py).
+Authenticated requests are stored before they are acknowledged, even unreadable ones; requests
+nobody authenticated are only counted (mpesa.rejected.request), so a flood costs almost nothing.
 """
 
-import hmac
-import json
 import logging
-import re
 
 from odoo import http
+from odoo.exceptions import ConcurrencyError
 from odoo.http import request
 from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
+from werkzeug.exceptions import RequestEntityTooLarge
 
-from ..daraja import CallbackParseError, StkCallback, detect_callback_kind, parse_callback
+from ..daraja import (
+    CallbackParseError,
+    StkCallback,
+    detect_callback_kind,
+    load_callback_body,
+    parse_callback,
+)
+from .request_log import mask_secrets
 
 _logger = logging.getLogger(__name__)
 
-TOKEN_RE = re.compile(r"^[0-9a-f]{16,128}$")
 ACCEPTED = {"ResultCode": 0, "ResultDesc": "Accepted"}
-RAW_MAX_BYTES = 64 * 1024  # the most of a body we store (raw_payload); larger ones are refused
-READ_LIMIT_BYTES = 1024 * 1024  # a body announced larger than this is not even read
+RAW_MAX_BYTES = 64 * 1024  # the most of a body we store; larger ones are refused (413)
+READ_LIMIT_BYTES = 1024 * 1024  # a body larger than this is not even read
+BODY_KEY = "pos_mpesa.body"  # the body, read once: Odoo may run the route again after a conflict
+ROUTE = {
+    "type": "http",
+    "auth": "public",
+    "methods": ["POST"],
+    "csrf": False,
+    "save_session": False,
+    "max_content_length": READ_LIMIT_BYTES,  # werkzeug stops reading past it, chunked bodies included
+}
+
+
+class Refused(Exception):
+    """The request is answered with an error; ``store`` says whether it is kept as a row."""
+
+    def __init__(self, reason, status, config=None, callback_type="unknown"):
+        super().__init__(reason)
+        self.reason, self.status, self.config, self.callback_type = reason, status, config, callback_type
 
 
 class MpesaCallbackController(http.Controller):
-    @http.route(
-        "/mpesa/callback", type="http", auth="public", methods=["POST"], csrf=False, save_session=False
-    )
+    @http.route("/mpesa/callback", **ROUTE)
     def public_callback(self, **_query):
-        """The brief's public route (STK or C2B, detected). Production accounts require the token
+        """The brief's public route (STK or C2B, detected). A production account requires the token
         (``?token=`` or header ``X-Callback-Token``) or an allowed source IP."""
-        return self._handle(kind=None, config=None, source="public_url")
+        return self._handle(kind=None, token=None)
 
-    @http.route(
-        "/pos_lipa/cb/<string:token>/stk",
-        type="http",
-        auth="public",
-        methods=["POST"],
-        csrf=False,
-        save_session=False,
-    )
+    @http.route("/pos_lipa/cb/<string:token>/stk", **ROUTE)
     def stk_callback(self, token, **_query):
-        return self._handle_token(token, "stk")
+        return self._handle("stk", token)
 
-    @http.route(
-        "/pos_lipa/cb/<string:token>/c2b/confirm",
-        type="http",
-        auth="public",
-        methods=["POST"],
-        csrf=False,
-        save_session=False,
-    )
+    @http.route("/pos_lipa/cb/<string:token>/c2b/confirm", **ROUTE)
     def c2b_confirmation(self, token, **_query):
-        return self._handle_token(token, "c2b_confirmation")
+        return self._handle("c2b_confirmation", token)
 
-    @http.route(
-        "/pos_lipa/cb/<string:token>/c2b/validate",
-        type="http",
-        auth="public",
-        methods=["POST"],
-        csrf=False,
-        save_session=False,
-    )
+    @http.route("/pos_lipa/cb/<string:token>/c2b/validate", **ROUTE)
     def c2b_validation(self, token, **_query):
-        return self._handle_token(token, "c2b_validation")
+        return self._handle("c2b_validation", token)
+
+    # ------------------------------------------------------------------ one request
+
+    def _handle(self, kind, token):
+        Callback = request.env["mpesa.callback"].sudo()
+        httprequest = request.httprequest
+        remote_addr = httprequest.remote_addr
+        body, too_large = self._read_body()
+        text = body.decode("utf-8", "replace")
+        source = "token_url" if token is not None else "public_url"
+        config = None
+        try:
+            if token is not None:
+                config = request.env["mpesa.config"].sudo()._from_callback_token(token)
+                if not config:
+                    _logger.warning("M-Pesa callback with an unknown token from %s", remote_addr)
+                    raise Refused("Unknown callback token", 403)
+            if too_large:
+                raise Refused(f"Payload larger than {RAW_MAX_BYTES // 1024} KiB", 413, config)
+            kind, parsed = self._parse(body, kind, config)
+            if token is None:
+                config = self._public_account(parsed)
+            with request.env.cr.savepoint():
+                if kind == "c2b_validation":
+                    return self._reply(Callback._c2b_validate(parsed, text, source, config, remote_addr))
+                if isinstance(parsed, StkCallback):
+                    Callback._stk_process_callback(parsed, text, source, config, remote_addr)
+                else:
+                    Callback._c2b_process(parsed, text, source, config, remote_addr)
+        except Refused as refusal:
+            if refusal.config:
+                Callback._store_invalid(
+                    text,
+                    refusal.reason,
+                    refusal.config,
+                    source,
+                    remote_addr,
+                    too_large,
+                    refusal.callback_type,
+                )
+            else:
+                request.env["mpesa.rejected.request"].sudo()._record(
+                    remote_addr, mask_secrets(httprequest.full_path), refusal.reason, body
+                )
+            return self._reply({"ResultCode": 1, "ResultDesc": refusal.reason}, status=refusal.status)
+        except (ConcurrencyError, *PG_CONCURRENCY_EXCEPTIONS_TO_RETRY):
+            raise  # Odoo runs the request again in a fresh transaction
+        except Exception:
+            # our own bug must not lose Safaricom's only delivery: keep it for a human
+            _logger.exception("M-Pesa callback processing failed; stored for review")
+            Callback._store_invalid(
+                text, "Processing error (see server log)", config, source, remote_addr, status="needs_review"
+            )
+        return self._reply(ACCEPTED)
 
     # ------------------------------------------------------------------ helpers
-
-    @staticmethod
-    def _find_config_by_token(token):
-        """Constant-time comparison against every account's token (there are few accounts)."""
-        if not isinstance(token, str):
-            return None
-        found = None
-        configs = request.env["mpesa.config"].sudo().with_context(active_test=False).search([])
-        for config in configs:
-            expected = config.callback_token or ""
-            if expected and hmac.compare_digest(expected.encode(), token.encode()):
-                found = config
-        return found if found and found.active else None
 
     @staticmethod
     def _reply(body, status=200):
@@ -86,113 +129,71 @@ class MpesaCallbackController(http.Controller):
 
     @staticmethod
     def _read_body():
-        """At most RAW_MAX_BYTES of the body; (bytes, truncated). A body over 1 MiB is not even read."""
-        httprequest = request.httprequest
-        if (httprequest.content_length or 0) > READ_LIMIT_BYTES:
-            return b"", True
-        data = httprequest.get_data(cache=True)
-        return data[:RAW_MAX_BYTES], len(data) > RAW_MAX_BYTES
+        """At most RAW_MAX_BYTES of the body, read once per request; (bytes, too_large)."""
+        environ = request.httprequest.environ
+        if BODY_KEY not in environ:
+            try:
+                data = request.httprequest.get_data(cache=True)
+                environ[BODY_KEY] = (data[:RAW_MAX_BYTES], len(data) > RAW_MAX_BYTES)
+            except RequestEntityTooLarge:
+                environ[BODY_KEY] = (b"", True)  # not read beyond the limit
+        return environ[BODY_KEY]
 
-    def _handle_token(self, token, kind):
-        config = self._find_config_by_token(token) if TOKEN_RE.match(token or "") else None
-        if not config:
-            raw, truncated = self._read_body()
-            request.env["mpesa.callback"].sudo()._store_invalid(
-                raw.decode("utf-8", "replace"),
-                "Unknown callback token",
-                None,
-                "token_url",
-                request.httprequest.remote_addr,
-                truncated,
-            )
-            _logger.warning("M-Pesa callback with an unknown token from %s", request.httprequest.remote_addr)
-            return self._reply({"ResultCode": 1, "ResultDesc": "Rejected: unknown URL"}, status=403)
-        return self._handle(kind=kind, config=config, source="token_url")
-
-    def _public_authenticated(self, config):
-        provided = (
-            request.httprequest.args.get("token") or request.httprequest.headers.get("X-Callback-Token") or ""
-        )
-        expected = config.callback_token or ""
-        if provided and expected and hmac.compare_digest(provided.encode(), expected.encode()):
-            return True
-        return config._is_ip_allowed(request.httprequest.remote_addr)
-
-    def _handle(self, kind, config, source):
-        Callback = request.env["mpesa.callback"].sudo()
-        remote_addr = request.httprequest.remote_addr
-        raw, truncated = self._read_body()
-        text = raw.decode("utf-8", "replace")
-
-        def refuse(reason, status, cfg=config, ctype="unknown"):
-            Callback._store_invalid(text, reason, cfg, source, remote_addr, truncated, callback_type=ctype)
-            return self._reply({"ResultCode": 1, "ResultDesc": reason}, status=status)
-
-        if truncated:
-            return refuse(f"Payload larger than {RAW_MAX_BYTES // 1024} KiB", 413)
-        if not raw.strip():
-            return refuse("Empty body", 400)
+    @staticmethod
+    def _parse(body, kind, config):
+        """(kind, parsed callback); Refused (kept as an invalid row when authenticated) otherwise."""
+        if not body.strip():
+            raise Refused("Empty body", 400, config)
         try:
-            payload = json.loads(raw)
-        except ValueError:
-            return refuse("Malformed JSON", 400)
-        if not isinstance(payload, dict):
-            return refuse("Expected a JSON object", 400)
+            payload = load_callback_body(body)
+        except CallbackParseError as error:
+            raise Refused(error.message if hasattr(error, "message") else str(error), 400, config) from None
         if kind is None:
             # the public route takes STK callbacks and C2B confirmations; validation has its own URL
             kind = detect_callback_kind(payload)
             if kind == "c2b_validation":
                 kind = "c2b_confirmation"
-        if kind not in ("stk", "c2b_confirmation", "c2b_validation"):
-            return refuse("Neither an STK callback nor a C2B notification", 400)
-        ctype = "stk" if kind == "stk" else "c2b"
+            if kind not in ("stk", "c2b_confirmation"):
+                raise Refused("Neither an STK callback nor a C2B notification", 400, config)
+        callback_type = "stk" if kind == "stk" else "c2b"
         try:
-            parsed = parse_callback(payload, kind)
+            return kind, parse_callback(payload, kind)
         except CallbackParseError as error:
-            return refuse(getattr(error, "message", None) or str(error), 400, ctype=ctype)
-
-        if source == "public_url":
-            if isinstance(parsed, StkCallback):
-                row = Callback.search([("checkout_request_id", "=", parsed.checkout_request_id)], limit=1)
-                account = row.config_id
-            else:
-                account = Callback._config_for_shortcode(parsed.business_short_code)
-            if account and account.environment == "production" and not self._public_authenticated(account):
-                _logger.warning(
-                    "Unauthenticated M-Pesa callback for a production account from %s", remote_addr
-                )
-                return refuse(
-                    "Rejected: unauthenticated request for a production account", 403, account, ctype
-                )
-            config = None  # processing finds the account from our own records
-
-        try:
-            with request.env.cr.savepoint():
-                if kind == "c2b_validation":
-                    answer = Callback._c2b_validation_answer(
-                        parsed, config or Callback._config_for_shortcode(parsed.business_short_code)
-                    )
-                    row = Callback._process_c2b(parsed, text, source, config=config, remote_addr=remote_addr)
-                    if str(answer["ResultCode"]) != "0" and row.status == "pending":
-                        row.write(
-                            {
-                                "status": "failed",
-                                "result_code": answer["ResultCode"],
-                                "review_reason": "Rejected at validation",
-                            }
-                        )
-                    return self._reply(answer)
-                if isinstance(parsed, StkCallback):
-                    Callback._process_stk(parsed, text, source, config=config, remote_addr=remote_addr)
-                else:
-                    Callback._process_c2b(parsed, text, source, config=config, remote_addr=remote_addr)
-        except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
-            raise
+            raise Refused(getattr(error, "message", None) or str(error), 400, config, callback_type) from None
         except Exception:
-            # our own bug must not lose Safaricom's only delivery: keep it for a human
-            _logger.exception("M-Pesa callback processing failed; stored for review")
-            row = Callback._store_invalid(
-                text, "Processing error (see server log)", config, source, remote_addr, callback_type=ctype
-            )
-            row.write({"status": "needs_review"})
-        return self._reply(ACCEPTED)
+            _logger.exception("M-Pesa callback parser failed")
+            raise Refused("Unreadable callback", 400, config, callback_type) from None
+
+    @staticmethod
+    def _public_account(parsed):
+        """The account an unauthenticated-by-URL request lands on: the one whose token it carries
+        (query or header), else one allowing its source IP, else (test accounts only) by shortcode.
+        Never a sibling of the account it names: that is how forged money would get in."""
+        Config = request.env["mpesa.config"].sudo()
+        Callback = request.env["mpesa.callback"].sudo()
+        httprequest = request.httprequest
+        provided = httprequest.args.get("token") or httprequest.headers.get("X-Callback-Token")
+        if provided:
+            config = Config._from_callback_token(provided)
+            if not config:
+                raise Refused("Unknown callback token", 403)
+            return config
+        remote_addr = httprequest.remote_addr
+        if isinstance(parsed, StkCallback):
+            row = Callback.search([("checkout_request_id", "=", parsed.checkout_request_id)], limit=1)
+            account = row.config_id if row else Callback._c2b_public_account(None)[0]
+            if not account or (
+                account.environment == "production" and not account._is_ip_allowed(remote_addr)
+            ):
+                # the CallBackURL we send carries the token: without it, this is not Safaricom
+                raise Refused("Rejected: unauthenticated request for a production account", 403)
+            return account
+        accounts = Callback._c2b_accounts_for_shortcode(parsed.business_short_code)
+        allowed = accounts.filtered(lambda c: c._is_ip_allowed(remote_addr))
+        if allowed:
+            return allowed[:1]
+        account, refused = Callback._c2b_public_account(parsed.business_short_code)
+        if refused:
+            _logger.warning("Unauthenticated M-Pesa callback for a production account from %s", remote_addr)
+            raise Refused("Rejected: unauthenticated request for a production account", 403)
+        return account

@@ -3,6 +3,7 @@
 import logging
 
 from odoo import http
+from odoo.exceptions import ConcurrencyError
 from odoo.http import request
 from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 
@@ -14,7 +15,7 @@ def _safe(method_name, **params):
     Callback = request.env["mpesa.callback"]
     try:
         return Callback._run_pos_request(method_name, **params)
-    except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
+    except (ConcurrencyError, *PG_CONCURRENCY_EXCEPTIONS_TO_RETRY):
         raise  # Odoo retries the whole request
     except Exception:
         _logger.exception("M-Pesa endpoint %s failed", method_name)
@@ -30,6 +31,7 @@ class MpesaPosController(http.Controller):
         order_reference=None,
         payment_method_id=None,
         pos_config_id=None,
+        order_uuid=None,
         **_ignored,
     ):
         """Send an STK push to the customer's phone and log the pending request."""
@@ -40,17 +42,30 @@ class MpesaPosController(http.Controller):
             order_reference=order_reference,
             payment_method_id=payment_method_id,
             pos_config_id=pos_config_id,
+            order_uuid=order_uuid,
         )
 
     @http.route("/mpesa/check_status", type="jsonrpc", auth="user", methods=["POST"])
-    def check_status(self, checkout_request_id=None, **_ignored):
-        """Status of an STK push: from the database, with a rate-limited STK query while pending."""
-        return _safe("_pos_check_status", checkout_request_id=checkout_request_id)
+    def check_status(self, checkout_request_id=None, pos_config_id=None, order_uuid=None, **_ignored):
+        """Status of an STK push for the till that sent it: from the database, with a rate-limited
+        STK query while pending. A success is claimed for the order the push was sent for."""
+        return _safe(
+            "_pos_check_status",
+            checkout_request_id=checkout_request_id,
+            pos_config_id=pos_config_id,
+            order_uuid=order_uuid,
+        )
 
     @http.route("/mpesa/cancel_stk", type="jsonrpc", auth="user", methods=["POST"])
-    def cancel_stk(self, checkout_request_id=None, **_ignored):
-        """The till gave up waiting: a later success becomes matchable through the C2B search."""
-        return _safe("_pos_cancel_stk", checkout_request_id=checkout_request_id)
+    def cancel_stk(self, checkout_request_id=None, pos_config_id=None, order_uuid=None, **_ignored):
+        """The till gave up waiting: a later success becomes matchable through the C2B search.
+        A success that arrived meanwhile is answered "completed" and stays the till's."""
+        return _safe(
+            "_pos_cancel_stk",
+            checkout_request_id=checkout_request_id,
+            pos_config_id=pos_config_id,
+            order_uuid=order_uuid,
+        )
 
     @http.route("/mpesa/search_unreconciled_callbacks", type="jsonrpc", auth="user", methods=["POST"])
     def search_unreconciled_callbacks(

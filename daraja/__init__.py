@@ -5,7 +5,7 @@ Pure Python (requests only); it imports nothing from Odoo, so plain pytest can t
 
 from .amounts import MAX_AMOUNT, MIN_AMOUNT, validate_amount
 from .api_types import C2BRegisterResponse, StkPushResponse, StkQueryResult
-from .callbacks import C2BNotification, StkCallback, detect_callback_kind, parse_callback
+from .callbacks import C2BNotification, StkCallback, detect_callback_kind, load_callback_body, parse_callback
 from .client import TOKEN_ERROR_CODES, DarajaClient
 from .config import DarajaConfig
 from .environments import BASE_URLS
@@ -55,6 +55,7 @@ __all__ = [
     "classify_result",
     "detect_callback_kind",
     "eat_to_utc",
+    "load_callback_body",
     "nairobi_timestamp",
     "normalize_phone",
     "parse_callback",

@@ -67,6 +67,12 @@ class C2BNotification:
         )
 
 
+def load_callback_body(payload) -> dict:
+    """The JSON object of a callback body (bytes, str or dict); CallbackParseError for anything else:
+    not UTF-8, not JSON, nested too deeply for the parser, not an object."""
+    return _load(payload)
+
+
 def _load(payload) -> dict:
     if isinstance(payload, (bytes, bytearray)):
         try:
@@ -134,6 +140,8 @@ def _text(value, name: str, required: bool = False) -> str:
         raise CallbackParseError(f"{name} must be text")
     if len(text) > _MAX_TEXT:
         raise CallbackParseError(f"{name} is too long")
+    if "\x00" in text:
+        raise CallbackParseError(f"{name} contains a NUL character")
     if required and not text.strip():
         raise CallbackParseError(f"{name} is missing")
     return text

@@ -1,5 +1,6 @@
 """DarajaConfig: one M-Pesa account as the client needs it. Its repr never shows a credential."""
 
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -10,6 +11,15 @@ from .errors import DarajaConfigError
 ACCOUNT_TYPES = ("paybill", "till")
 # BusinessShortCode (paybill, or the store/HO number of a till) and till numbers: 5 to 7 digits
 _SHORTCODE = re.compile(r"^[0-9]{5,7}$")
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,9 @@ class DarajaConfig:
             parts = urlsplit(base_url) if isinstance(base_url, str) else None
             if not parts or parts.scheme not in ("http", "https") or not parts.hostname:
                 raise DarajaConfigError("Invalid base URL: expected http(s)://host[:port]")
+            if self.environment == SIMULATOR and not _is_loopback(parts.hostname):
+                # an account in simulator mode may hold production credentials: they stay on this machine
+                raise DarajaConfigError("The simulator must run on this machine (a loopback address)")
             object.__setattr__(self, "base_url", base_url.rstrip("/"))
         elif self.environment == SIMULATOR:
             raise DarajaConfigError("The simulator environment needs a base URL")

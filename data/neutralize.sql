@@ -5,6 +5,5 @@ UPDATE mpesa_config
        consumer_secret = NULL,
        passkey = NULL,
        callback_token = md5(random()::text || clock_timestamp()::text || id::text),
-       access_token = NULL,
-       access_token_expires_at = NULL,
        c2b_registered = FALSE;
+DELETE FROM mpesa_oauth_token;

@@ -1,21 +1,21 @@
 """The M-Pesa payment log (mpesa.callback): one row per transaction, never deleted.
 
-Here: the model (fields, indexes, edit/delete guards, the row lock), the back-office actions and the
-recovery cron. What the till calls: mpesa_callback_pos.py; what Safaricom posts: mpesa_callback_safaricom.py.
-
-An STK push creates a pending row; its callback (or an STK query) completes it. A C2B
-confirmation creates a successful row that a till can claim once (reconcile). Every request
-Safaricom (or anybody) posts to us lands here first, even unreadable ones (status invalid).
+Here: the fields, the invariants PostgreSQL holds for us (indexes and checks), the edit/delete
+guards, the row lock, storing what we could not use, and the back-office buttons. A payment's life
+is in one file per domain: mpesa_stk.py (push → callback/query → timeout → late result),
+mpesa_c2b.py (validation → confirmation → search), and mpesa_claim.py, the only writer of the
+reconciliation fields (claim, release, link to a pos.payment). What the till calls is checked
+in mpesa_pos_request.py.
 """
 
-from datetime import timedelta
+from contextlib import contextmanager
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError
-from odoo.tools import mute_logger
+from odoo.exceptions import ConcurrencyError, UserError
+from odoo.tools import SQL, mute_logger
 from psycopg2 import errors as pg_errors
 
-from .mpesa_utils import STK_WAIT_SECONDS
+from .mpesa_utils import db_text
 
 STATUSES = [
     ("pending", "Pending"),
@@ -26,7 +26,25 @@ STATUSES = [
     ("needs_review", "Needs Review"),
     ("invalid", "Invalid"),
 ]
-STK_REVIEW_AFTER = timedelta(minutes=30)  # no final answer after this: a human checks the statement
+MANAGER_GROUP = "point_of_sale.group_pos_manager"
+# written only by mpesa_claim.py (see _check_claim_writer)
+CLAIM_FIELDS = frozenset(
+    {
+        "is_reconciled",
+        "reconciled_date",
+        "reconciled_by_id",
+        "pos_order_ref",
+        "pos_order_id",
+        "pos_payment_id",
+        "claim_config_id",
+        "claim_session_id",
+    }
+)
+# the predicate of a row that is money a till can still take; the same text in the partial
+# indexes below and in the SQL of mpesa_claim.py / mpesa_c2b.py, so PostgreSQL matches them
+LIVE_PAYMENT_SQL = "status = 'success' AND duplicate_of_id IS NULL"
+CLAIMABLE_SQL = LIVE_PAYMENT_SQL + " AND is_reconciled IS NOT TRUE"
+CLAIMABLE = SQL(CLAIMABLE_SQL)  # for queries: the same text as the partial index's predicate
 
 
 class MpesaCallback(models.Model):
@@ -66,6 +84,11 @@ class MpesaCallback(models.Model):
     transaction_type = fields.Char(readonly=True)
     business_shortcode = fields.Char(readonly=True)
     order_reference = fields.Char(readonly=True, help="Reference the till sent with the STK push.")
+    order_key = fields.Char(
+        readonly=True,
+        help="The order the STK push was sent for (its uuid when the till gave it): only that order "
+        "can take the payment.",
+    )
     transaction_date = fields.Datetime(readonly=True, help="M-Pesa transaction time (UTC).")
     received_date = fields.Datetime(
         string="Received", readonly=True, required=True, default=fields.Datetime.now
@@ -106,11 +129,13 @@ class MpesaCallback(models.Model):
         "res.company", required=True, readonly=True, index=True, default=lambda self: self.env.company
     )
     pos_config_id = fields.Many2one(
-        "pos.config", string="Point of Sale", readonly=True, index="btree_not_null"
+        "pos.config", string="Point of Sale", readonly=True, index="btree_not_null", help="Till that pushed."
     )
+    pos_session_id = fields.Many2one("pos.session", string="Session", readonly=True)
     payment_method_id = fields.Many2one("pos.payment.method", readonly=True)
     user_id = fields.Many2one("res.users", string="Requested By", readonly=True)
-    is_reconciled = fields.Boolean(readonly=True, index=True)
+    # the claim (mpesa_claim.py is the only writer)
+    is_reconciled = fields.Boolean(readonly=True)
     reconciled_date = fields.Datetime(readonly=True)
     reconciled_by_id = fields.Many2one("res.users", readonly=True)
     pos_order_ref = fields.Char(string="Claimed For", readonly=True, help="Order the till claimed it for.")
@@ -118,6 +143,13 @@ class MpesaCallback(models.Model):
     pos_payment_id = fields.Many2one(
         "pos.payment", string="POS Payment", readonly=True, index="btree_not_null"
     )
+    claim_config_id = fields.Many2one(
+        "pos.config",
+        string="Claimed By Till",
+        readonly=True,
+        help="Only this till (or a manager) releases it.",
+    )
+    claim_session_id = fields.Many2one("pos.session", string="Claimed In Session", readonly=True)
     reviewed = fields.Boolean(readonly=True)
     reviewed_by_id = fields.Many2one("res.users", readonly=True)
     reviewed_date = fields.Datetime(readonly=True)
@@ -131,9 +163,27 @@ class MpesaCallback(models.Model):
         "(mpesa_receipt_number, callback_type) WHERE mpesa_receipt_number IS NOT NULL",
         "This M-Pesa receipt is already logged.",
     )
-    _c2b_search_idx = models.Index(
-        "(company_id, config_id, status, is_reconciled, amount, received_date DESC)"
+    # the money invariant: one receipt is one live payment, whether it came by STK, C2B or both
+    _receipt_live_uniq = models.UniqueIndex(
+        f"(mpesa_receipt_number) WHERE mpesa_receipt_number IS NOT NULL AND {LIVE_PAYMENT_SQL}",
+        "This M-Pesa receipt is already a payment.",
     )
+    _payment_uniq = models.UniqueIndex(
+        "(pos_payment_id) WHERE pos_payment_id IS NOT NULL",
+        "This POS payment is already linked to an M-Pesa payment.",
+    )
+    _claim_live_check = models.Constraint(
+        f"CHECK (is_reconciled IS NOT TRUE OR ({LIVE_PAYMENT_SQL}))",
+        "Only a successful payment that is not a duplicate can be reconciled.",
+    )
+    _claim_owner_check = models.Constraint(
+        "CHECK (is_reconciled IS NOT TRUE OR (pos_order_ref IS NOT NULL AND reconciled_by_id IS NOT NULL))",
+        "A reconciled payment names its order and who took it.",
+    )
+    # the C2B search (mpesa_c2b.py): the claimable rows only
+    _claimable_idx = models.Index(f"(config_id, amount, received_date DESC) WHERE {CLAIMABLE_SQL}")
+    # the STK recovery cron: pending pushes only
+    _stk_pending_idx = models.Index("(request_date) WHERE status = 'pending' AND callback_type = 'stk'")
 
     @api.depends("mpesa_receipt_number", "checkout_request_id", "callback_type")
     def _compute_name(self):
@@ -148,11 +198,26 @@ class MpesaCallback(models.Model):
     def _unlink_never(self):
         raise UserError(self.env._("M-Pesa transactions are kept for audit and cannot be deleted."))
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        return super().create([self._clean_vals(vals) for vals in vals_list])
+
     def write(self, vals):
-        # the only fields a human edits; everything else goes through the flows below (sudo)
+        # the only field a human edits; everything else goes through the flows (sudo)
         if not self.env.su and set(vals) - {"note"}:
             raise UserError(self.env._("M-Pesa transactions can only be changed through their actions."))
-        return super().write(vals)
+        self._check_claim_writer(vals)
+        return super().write(self._clean_vals(vals))
+
+    def _check_claim_writer(self, vals):
+        """Money moves in one place: mpesa_claim.py. Any other writer of a claim field is a bug."""
+        if CLAIM_FIELDS & set(vals) and not self.env.context.get("mpesa_claim_writer"):
+            raise UserError(self.env._("Reconciliation fields are written by the claim module only."))
+
+    @staticmethod
+    def _clean_vals(vals):
+        """PostgreSQL refuses NUL in text: whatever a sender put in a string is stored without it."""
+        return {key: db_text(value) if isinstance(value, str) else value for key, value in vals.items()}
 
     # ================================================================== locking
 
@@ -173,47 +238,85 @@ class MpesaCallback(models.Model):
         self.invalidate_recordset()
         return True
 
+    @contextmanager
+    def _payment_guard(self):
+        """Around every write that can make a row a payment (STK success, C2B confirmation).
+
+        The unique index on the live receipt refuses a second payment for one receipt. When it
+        fires, a concurrent request committed that payment after our snapshot was taken (Odoo runs
+        REPEATABLE READ): retrying the whole request sees it and records a duplicate instead.
+        """
+        try:
+            with self.env.cr.savepoint():
+                yield
+        except pg_errors.UniqueViolation as error:
+            if not (error.diag.constraint_name or "").startswith("mpesa_callback_"):
+                raise
+            raise ConcurrencyError(
+                f"M-Pesa payment stored concurrently ({error.diag.constraint_name})"
+            ) from None
+
+    # ================================================================== what could not be used
+
+    @api.model
+    def _company_id_for(self, config):
+        """Company of a row Safaricom sent: its account's, else the main company (no account known)."""
+        return (config.company_id if config else self.env.ref("base.main_company")).id
+
+    @api.model
+    def _store_invalid(
+        self,
+        raw_text,
+        reason,
+        config=None,
+        source="public_url",
+        remote_addr=None,
+        truncated=False,
+        callback_type="unknown",
+        status="invalid",
+    ):
+        """An authenticated request we could not use: kept whole (up to the body limit) for a human."""
+        return self.sudo().create(
+            {
+                "callback_type": callback_type,
+                "status": status,
+                "raw_payload": raw_text,
+                "payload_truncated": truncated,
+                "review_reason": reason[:250],
+                "config_id": config.id if config else False,
+                "company_id": self._company_id_for(config),
+                "source": source,
+                "remote_addr": remote_addr,
+            }
+        )
+
+    def _record_duplicate(self, raw_text):
+        """Safaricom delivers at least once: a repeat is counted on the original row, never paid again."""
+        self.ensure_one()
+        self.sudo().write(
+            {
+                "duplicate_count": self.duplicate_count + 1,
+                "last_duplicate_date": fields.Datetime.now(),
+                "last_duplicate_payload": raw_text,
+            }
+        )
+        return self
+
     # ================================================================== back office actions
+
+    def _check_manager(self, message):
+        if not self.env.user.has_group(MANAGER_GROUP):
+            raise UserError(message)
 
     def action_release_claim(self):
         """A till claimed the payment but its order never reached the server: make it matchable again."""
-        if not self.env.user.has_group("point_of_sale.group_pos_manager"):
-            raise UserError(self.env._("Only Point of Sale managers can release a payment."))
+        self._check_manager(self.env._("Only Point of Sale managers can release a payment."))
         for row in self:
-            if not row.is_reconciled:
-                raise UserError(self.env._("%(name)s is not claimed.", name=row.name))
-            if row.pos_payment_id:
-                raise UserError(
-                    self.env._("%(name)s is linked to a POS payment and cannot be released.", name=row.name)
-                )
-            row.sudo().write(
-                {
-                    "is_reconciled": False,
-                    "reconciled_date": False,
-                    "reconciled_by_id": False,
-                    "pos_order_ref": False,
-                    "pos_order_id": False,
-                    "stk_abandoned": True,
-                    "note": "\n".join(
-                        filter(
-                            None,
-                            [
-                                row.note,
-                                self.env._(
-                                    "Claim released by %(user)s on %(date)s",
-                                    user=self.env.user.name,
-                                    date=fields.Datetime.now(),
-                                ),
-                            ],
-                        )
-                    ),
-                }
-            )
+            row._claim_release(by_manager=True)
         return True
 
     def action_mark_reviewed(self):
-        if not self.env.user.has_group("point_of_sale.group_pos_manager"):
-            raise UserError(self.env._("Only Point of Sale managers can mark payments as reviewed."))
+        self._check_manager(self.env._("Only Point of Sale managers can mark payments as reviewed."))
         self.sudo().write(
             {"reviewed": True, "reviewed_by_id": self.env.uid, "reviewed_date": fields.Datetime.now()}
         )
@@ -221,38 +324,7 @@ class MpesaCallback(models.Model):
 
     def action_query_status(self):
         """Manager: ask Daraja now for a pending STK request."""
-        if not self.env.user.has_group("point_of_sale.group_pos_manager"):
-            raise UserError(self.env._("Only Point of Sale managers can query M-Pesa."))
+        self._check_manager(self.env._("Only Point of Sale managers can query M-Pesa."))
         for row in self.filtered(lambda r: r.callback_type == "stk" and r.status == "pending"):
-            row.sudo()._refresh_by_query(force=True)
+            row.sudo()._stk_query(force=True)
         return True
-
-    # ================================================================== cron
-
-    @api.model
-    def _cron_recover_stk(self):
-        """Lost or unconfirmed STK callbacks: query pending requests past their wait."""
-        now = fields.Datetime.now()
-        rows = self.sudo().search(
-            [
-                ("callback_type", "=", "stk"),
-                ("status", "=", "pending"),
-                ("config_id", "!=", False),
-                "|",
-                ("pending_callback", "!=", False),
-                ("request_date", "<=", now - timedelta(seconds=STK_WAIT_SECONDS)),
-            ],
-            order="request_date",
-            limit=100,
-        )
-        for row in rows:
-            row._refresh_by_query(force=bool(row.pending_callback))
-            if row.status == "pending" and row.request_date and now - row.request_date > STK_REVIEW_AFTER:
-                row.write(
-                    {
-                        "status": "needs_review",
-                        "review_reason": "No final answer from M-Pesa: check the M-Pesa statement",
-                    }
-                )
-                row._notify_till()
-        return len(rows)

@@ -1,5 +1,7 @@
+import hmac
 import ipaddress
 import logging
+import re
 import secrets
 from urllib.parse import urlsplit
 
@@ -7,7 +9,7 @@ from odoo import _lt, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
 from ..daraja import DarajaClient, DarajaConfig, DarajaError
-from .mpesa_token_store import DbTokenStore
+from .mpesa_oauth_token import DbTokenStore
 
 _logger = logging.getLogger(__name__)
 
@@ -27,6 +29,20 @@ SAFARICOM_IPS = (
 )
 
 MANAGER_GROUP = "point_of_sale.group_pos_manager"
+TOKEN_RE = re.compile(r"^[0-9a-f]{16,128}$")
+# "Local simulator" accounts reach this machine only: their key and secret may be production ones
+LOOPBACK_HOSTS = ("localhost", "localhost.localdomain")
+
+
+def is_loopback_host(host):
+    if not host:
+        return False
+    if host.lower() in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _new_token():
@@ -133,8 +149,6 @@ class MpesaConfig(models.Model):
     c2b_registration_message = fields.Char(readonly=True, copy=False)
     last_test_date = fields.Datetime(readonly=True, copy=False)
     last_test_message = fields.Char(readonly=True, copy=False)
-    access_token = fields.Char(copy=False, groups="base.group_system")
-    access_token_expires_at = fields.Float(copy=False, groups="base.group_system")
 
     stk_callback_url = fields.Char(
         string="STK Callback URL", compute="_compute_callback_urls", groups=MANAGER_GROUP
@@ -249,6 +263,13 @@ class MpesaConfig(models.Model):
                     raise ValidationError(
                         self.env._("The simulator needs a URL such as http://127.0.0.1:8765")
                     )
+                if not is_loopback_host(parts.hostname):
+                    raise ValidationError(
+                        self.env._(
+                            "The local simulator must run on this machine (127.0.0.1, ::1 or localhost): "
+                            "an account's credentials are never sent to another host in simulator mode."
+                        )
+                    )
 
     # ------------------------------------------------------------------ ORM
 
@@ -263,7 +284,8 @@ class MpesaConfig(models.Model):
         res = super().write(vals)
         if credential_fields & set(vals):
             # a token issued for other credentials is useless (and would be sent to the wrong host)
-            self.sudo().write({"access_token": False, "access_token_expires_at": 0})
+            tokens = self.env["mpesa.oauth.token"].sudo().search([("config_id", "in", self.ids)])
+            tokens.write({"access_token": False, "expires_at": 0})
         return res
 
     @api.ondelete(at_uninstall=False)
@@ -291,6 +313,18 @@ class MpesaConfig(models.Model):
         except ValueError:
             return False
         return any(ip in network for network in self._get_allowed_networks())
+
+    @api.model
+    def _from_callback_token(self, token):
+        """The active account whose callback token this is, compared in constant time; else empty."""
+        found = self.browse()
+        if not isinstance(token, str) or not TOKEN_RE.match(token):
+            return found
+        for config in self.sudo().with_context(active_test=False).search([]):
+            expected = config.callback_token or ""
+            if expected and hmac.compare_digest(expected.encode(), token.encode()):
+                found = config
+        return found if found.active else self.browse()
 
     def _get_c2b_shortcode(self):
         self.ensure_one()

@@ -1,4 +1,4 @@
-"""Values and helpers shared by the mpesa.callback files (model, POS endpoints, Safaricom callbacks).
+"""Values and helpers shared by the mpesa.callback files (the log, STK, C2B, claim, till requests).
 
 Anything used by only one of them lives in that file.
 """
@@ -18,3 +18,8 @@ def to_decimal(value):
 def status_value(status):
     """A Daraja PaymentStatus (str Enum) as its plain value, e.g. 'success'."""
     return str(getattr(status, "value", status))
+
+
+def db_text(text):
+    """Text PostgreSQL can store: a NUL byte (refused in text columns) becomes U+FFFD."""
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text

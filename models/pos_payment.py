@@ -1,8 +1,4 @@
-import logging
-
 from odoo import api, fields, models
-
-_logger = logging.getLogger(__name__)
 
 
 class PosPayment(models.Model):
@@ -40,72 +36,15 @@ class PosPayment(models.Model):
             self._mpesa_link_callbacks()
         return res
 
-    def _mpesa_find_callback(self):
-        self.ensure_one()
-        Callback = self.env["mpesa.callback"].sudo()
-        if self.mpesa_callback_id:
-            return self.sudo().mpesa_callback_id
-        if self.mpesa_checkout_request_id:
-            return Callback.search(
-                [("checkout_request_id", "=", self.mpesa_checkout_request_id), ("callback_type", "=", "stk")],
-                limit=1,
-            )
-        if self.mpesa_receipt_number:
-            return Callback.search(
-                [("mpesa_receipt_number", "=", self.mpesa_receipt_number)],
-                order="callback_type desc",
-                limit=1,
-            )
-        return Callback
-
     def _mpesa_link_callbacks(self):
-        """Final link when the order reaches the server: the claimed row gets its order and payment.
-
-        The row must have been claimed for this order (reconcile_callback / check_status), or be
-        free (an offline till): a payment line can never take a payment another order owns.
-        """
+        """The order reached the server: each M-Pesa line takes the row it claimed (mpesa_claim.py)."""
+        Callback = self.env["mpesa.callback"]
         for payment in self.filtered(
             lambda p: p.mpesa_callback_id or p.mpesa_checkout_request_id or p.mpesa_receipt_number
         ):
-            row = payment._mpesa_find_callback()
-            if not row or row.pos_payment_id == payment:
+            row = Callback._claim_row_for_payment(payment)
+            if not row or not row._claim_link_payment(payment):
                 continue
-            row._lock_row()
-            order = payment.pos_order_id
-            refs = {order.uuid, str(order.id), order.pos_reference, order.name} - {False, None, ""}
-            same_company = row.company_id == order.company_id
-            claimed_here = (
-                row.is_reconciled
-                and not row.pos_payment_id
-                and (
-                    row.pos_order_ref in refs
-                    or row.pos_order_id == order
-                    or (
-                        row.callback_type == "stk"
-                        and row.pos_config_id == order.config_id
-                        and row.pos_order_ref == row.order_reference
-                    )
-                )
-            )
-            free = row.status == "success" and not row.is_reconciled and not row.duplicate_of_id
-            if not same_company or not (claimed_here or free):
-                _logger.warning(
-                    "POS payment %s refers to M-Pesa row %s owned by another order: not linked",
-                    payment.id,
-                    row.id,
-                )
-                continue
-            row.write(
-                {
-                    "is_reconciled": True,
-                    "reconciled_date": row.reconciled_date or fields.Datetime.now(),
-                    "reconciled_by_id": row.reconciled_by_id.id or self.env.uid,
-                    "pos_order_ref": order.uuid or str(order.id),
-                    "pos_order_id": order.id,
-                    "pos_payment_id": payment.id,
-                    "pos_config_id": row.pos_config_id.id or order.config_id.id,
-                }
-            )
             payment_vals = {}
             if payment.mpesa_callback_id != row:
                 payment_vals["mpesa_callback_id"] = row.id

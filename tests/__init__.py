@@ -3,3 +3,4 @@ from . import test_pos_endpoints
 from . import test_config
 from . import test_end_to_end
 from . import test_pos_mpesa_tours
+from . import test_money_safety

@@ -143,30 +143,46 @@ class TestCallbackRoutes(MpesaCase):
             self.assertNotIn(self.mpesa_config.callback_token, response.text)
         row.invalidate_recordset()
         self.assertEqual(row.status, "pending")
-        invalid = self.Callback.sudo().search([("review_reason", "=", "Unknown callback token")])
-        self.assertEqual(len(invalid), 3)
-        self.assertTrue(all(r.status == "invalid" and r.raw_payload for r in invalid))
+        # nobody authenticated them: counted (per sender, route, hour), never a payment nor a review row
+        self.assertFalse(self.Callback.sudo().search([("review_reason", "=", "Unknown callback token")]))
+        rejected = (
+            self.env["mpesa.rejected.request"].sudo().search([("reason", "=", "Unknown callback token")])
+        )
+        self.assertEqual(sum(rejected.mapped("count")), 3)
+        self.assertTrue(all("/pos_lipa/cb/***/stk" in r.route and r.body_sha256 for r in rejected))
 
     def test_malformed_and_wrong_shapes_stored_invalid(self):
         cases = [
-            (b"{not json", 400, "Malformed JSON"),
-            (b"[1, 2]", 400, "Expected a JSON object"),
+            (b"{not json", 400, "Callback body is not valid JSON"),
+            (b"[1, 2]", 400, "Callback body is not a JSON object"),
             (b"", 400, "Empty body"),
             (json.dumps({"hello": "world"}).encode(), 400, "Neither an STK callback nor a C2B notification"),
         ]
+        Rejected = self.env["mpesa.rejected.request"].sudo()
         for body, status, reason in cases:
+            # on the token URL (Safaricom's): kept whole for a human
             before = self.Callback.sudo().search_count([])
             response = self.url_open(
-                "/mpesa/callback", data=body, headers={"Content-Type": "application/json"}, method="POST"
+                self.token_url("confirm"),
+                data=body,
+                headers={"Content-Type": "application/json"},
+                method="POST",
             )
             self.assertEqual(response.status_code, status, body)
             self.assertEqual(response.json()["ResultCode"], 1)
             row = self.Callback.sudo().search([], order="id desc", limit=1)
             self.assertEqual(self.Callback.sudo().search_count([]), before + 1)
             self.assertEqual(row.status, "invalid")
-            self.assertEqual(row.review_reason, reason)
+            self.assertTrue(row.review_reason)  # the C2B parser's own words on the confirmation URL
             self.assertEqual(row.raw_payload or "", body.decode())
             self.assertEqual(row.name, f"Request #{row.id}")
+            # on the public route (anybody's): counted only
+            response = self.url_open(
+                "/mpesa/callback", data=body, headers={"Content-Type": "application/json"}, method="POST"
+            )
+            self.assertEqual(response.status_code, status, body)
+            self.assertEqual(self.Callback.sudo().search_count([]), before + 1)
+            self.assertEqual(Rejected.search_count([("reason", "=", reason)]), 1)
 
     def test_stk_missing_fields_stored_invalid(self):
         payload = {"Body": {"stkCallback": {"MerchantRequestID": "m", "ResultDesc": "x"}}}
@@ -270,8 +286,8 @@ class TestCallbackRoutes(MpesaCase):
         response = self.post_json("/mpesa/callback", payload)
         self.assertEqual(response.status_code, 403)
         self.assertFalse(self.Callback.sudo().search([("mpesa_receipt_number", "=", "PRODC2B001")]))
-        refused = self.Callback.sudo().search([], order="id desc", limit=1)
-        self.assertEqual(refused.status, "invalid")
+        refused = self.env["mpesa.rejected.request"].sudo().search([], order="id desc", limit=1)
+        self.assertIn("production account", refused.reason)
         # the brief's Postman example has a shortcode no production account owns: no fallback in production
         # with the token: accepted
         response = self.post_json(f"/mpesa/callback?token={self.mpesa_config.callback_token}", payload)

@@ -5,7 +5,9 @@ import uuid
 from datetime import timedelta
 
 from odoo import fields
+from odoo.exceptions import ValidationError
 from odoo.tests import tagged
+from odoo.tools import mute_logger
 
 from .common import MpesaCase
 
@@ -45,7 +47,8 @@ class TestEndToEnd(MpesaCase):
         return self.Callback.sudo().search([("checkout_request_id", "=", checkout_id)])
 
     def test_stk_success_end_to_end(self):
-        checkout_id = self.push("0712345600")
+        order_uuid = str(uuid.uuid4())
+        checkout_id = self.push("0712345600", order_uuid=order_uuid)
         result = self.wait_status(checkout_id)
         self.assertEqual(result["status"], "completed", result)
         self.assertEqual(result["message"], "Payment successful!")
@@ -57,7 +60,7 @@ class TestEndToEnd(MpesaCase):
         self.assertEqual(row.mpesa_receipt_number, result["receipt_number"])
         self.assertTrue(row.is_reconciled)  # taken by the till that pushed
         # the order reaches the server with the payment line: final link by CheckoutRequestID
-        order = self._sync_order(str(uuid.uuid4()), row, checkout_request_id=checkout_id)
+        order = self._sync_order(order_uuid, row, checkout_request_id=checkout_id)
         row.invalidate_recordset()
         self.assertEqual(row.pos_order_id, order)
         self.assertEqual(row.pos_payment_id.mpesa_callback_id, row)
@@ -157,11 +160,15 @@ class TestEndToEnd(MpesaCase):
         self.assertEqual(row.pos_payment_id.pos_order_id, order)
         self.assertEqual(row.pos_payment_id.mpesa_receipt_number, row.mpesa_receipt_number)
 
-        # another order cannot take it through its payment line
-        other = self._sync_order(str(uuid.uuid4()), row)
+        # another order cannot take it through its payment line: that order does not sync
+        with (
+            self.assertRaises(ValidationError),
+            self.env.cr.savepoint(),
+            mute_logger("odoo.addons.pos_mpesa"),
+        ):
+            self._sync_order(str(uuid.uuid4()), row)
         row.invalidate_recordset()
         self.assertEqual(row.pos_order_id, order)
-        self.assertNotEqual(other, order)
 
     def _sync_order(self, order_uuid, row, checkout_request_id=None):
         if not self.pos_config.current_session_id:

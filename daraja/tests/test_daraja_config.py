@@ -35,6 +35,21 @@ def test_simulator_needs_a_base_url_and_trailing_slash_is_dropped():
     assert config.api_base_url == "http://127.0.0.1:8765"
 
 
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:8765", "http://127.8.9.10:1", "http://[::1]:8765", "http://localhost:8765"]
+)
+def test_simulator_reaches_loopback_hosts(url):
+    assert make_config(environment="simulator", base_url=url).api_base_url == url
+
+
+@pytest.mark.parametrize(
+    "url", ["http://10.0.0.5:8765", "https://sim.example.com", "http://192.168.1.2", "http://8.8.8.8"]
+)
+def test_simulator_never_sends_credentials_to_another_host(url):
+    with pytest.raises(DarajaConfigError, match="loopback"):
+        make_config(environment="simulator", base_url=url)
+
+
 def test_shortcodes_are_stripped_and_ints_accepted():
     config = make_config(business_shortcode=" 174379 ", till_number="", c2b_shortcode=600984)
     assert config.business_shortcode == "174379"

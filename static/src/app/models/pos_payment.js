@@ -1,7 +1,7 @@
 import {PosPayment} from "@point_of_sale/app/models/pos_payment";
 import {patch} from "@web/core/utils/patch";
 
-const MPESA_DEFAULT_STATE = {mpesaStk: false, mpesaDeadline: 0, mpesaMessage: ""};
+const MPESA_DEFAULT_STATE = {mpesaStk: false, mpesaDeadline: 0, mpesaMessage: "", mpesaPaid: false};
 
 // The line's M-Pesa state that is not sent to the server but must survive a reload
 // (uiState is stored with the order in IndexedDB). Methods, not getters: the POS

@@ -57,6 +57,14 @@ patch(PaymentScreen.prototype, {
         return super.sendPaymentRequest(...arguments);
     },
 
+    /** Cancel pressed while the customer's payment arrived: core would reset a paid line. */
+    async sendPaymentCancel(line) {
+        await super.sendPaymentCancel(...arguments);
+        if (line.isMpesa() && line.getMpesaState().mpesaPaid) {
+            line.setPaymentStatus("done");
+        }
+    },
+
     /** core sendPaymentRequest without its auto-validation: validateOrder continues itself */
     async mpesaPay(line) {
         if (this.pos.paymentTerminalInProgress) {

@@ -42,28 +42,41 @@ export class PaymentMpesa extends PaymentInterface {
         return line.isMpesaStk() ? this._stkPay(line) : this._c2bPay(line);
     }
 
+    /**
+     * Resolves false (nothing cancelled) when the customer's payment arrived meanwhile: the line
+     * is paid and stays paid, whichever of the cancel and the result reaches the till first.
+     */
     async sendPaymentCancel(order, uuid) {
         await super.sendPaymentCancel(...arguments);
         const line = order.payment_ids.find((l) => l.uuid === uuid);
         const waiter = this.waiters[uuid];
         if (!line || !waiter) {
-            return true;
+            return !line?.getMpesaState().mpesaPaid;
         }
-        const result = await this._rpc("/mpesa/cancel_stk", {
-            checkout_request_id: waiter.checkoutId,
-        });
+        const result = await this._rpc("/mpesa/cancel_stk", this._stkParams(line, waiter));
+        if (waiter.settled) {
+            return !line.getMpesaState().mpesaPaid; // the result came in while we asked
+        }
+        if (result.success && result.status === "completed") {
+            this._settle(line, waiter, result); // paid before the cancel: the server kept it for us
+            return false;
+        }
         // The till stops waiting even if the server could not be told: a late payment is
         // stored anyway and can be found with the C2B search.
-        const message =
-            result.success && result.status === "completed"
-                ? _t(
-                      "The customer had already paid. Switch the toggle OFF and Validate to take this payment."
-                  )
-                : _t(
-                      "Payment request cancelled. If the customer pays anyway, switch the toggle OFF and Validate to find the payment."
-                  );
+        const message = _t(
+            "Payment request cancelled. If the customer pays anyway, switch the toggle OFF and Validate to find the payment."
+        );
         this._settle(line, waiter, {status: "cancelled_at_till", message});
         return true;
+    }
+
+    /** Who asks about an STK push: only the till and the order it was sent for get an answer. */
+    _stkParams(line, waiter) {
+        return {
+            checkout_request_id: waiter.checkoutId,
+            pos_config_id: this.pos.config.id,
+            order_uuid: line.pos_order_id?.uuid,
+        };
     }
 
     // ------------------------------------------------------------------ STK push
@@ -87,6 +100,7 @@ export class PaymentMpesa extends PaymentInterface {
             order_reference: order.pos_reference || order.name || order.uuid,
             payment_method_id: this.payment_method_id.id,
             pos_config_id: this.pos.config.id,
+            order_uuid: order.uuid, // the payment can only ever pay this order
         });
         if (!result.success) {
             this._fail(line, result.message || _t("The payment request was not sent."));
@@ -144,9 +158,7 @@ export class PaymentMpesa extends PaymentInterface {
             this._settle(line, waiter, null); // the line was removed: nothing to wait for
             return;
         }
-        const answer = await this._rpc("/mpesa/check_status", {
-            checkout_request_id: waiter.checkoutId,
-        });
+        const answer = await this._rpc("/mpesa/check_status", this._stkParams(line, waiter));
         if (waiter.settled) {
             return;
         }
@@ -179,14 +191,22 @@ export class PaymentMpesa extends PaymentInterface {
             line.transaction_id = answer.receipt_number || line.transaction_id;
             const paid = _t("Payment successful!");
             // confirmed by the STK query only: no receipt number to show, so say it is paid
-            line.setMpesaState({mpesaDeadline: 0, mpesaMessage: answer.receipt_number ? "" : paid});
+            line.setMpesaState({
+                mpesaDeadline: 0,
+                mpesaPaid: true,
+                mpesaMessage: answer.receipt_number ? "" : paid,
+            });
             this.env.services.notification.add(paid, {type: "success"});
             waiter.resolve(true);
             return;
         }
         // A failed push keeps no reference: the line may later take a C2B payment instead.
         line.mpesa_checkout_request_id = "";
-        line.setMpesaState({mpesaDeadline: 0, mpesaMessage: answer?.message || ""});
+        line.setMpesaState({
+            mpesaDeadline: 0,
+            mpesaPaid: false,
+            mpesaMessage: answer?.message || "",
+        });
         if (answer && answer.status !== "cancelled_at_till") {
             this._showError(
                 _t("%(message)s. Resend the request or choose another payment method.", {

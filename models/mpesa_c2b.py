@@ -1,0 +1,227 @@
+"""C2B, in one place: the customer paid the till or paybill from the M-Pesa menu.
+
+    validation (optional) ──► pending ──confirmation──► success ──till's search + claim──► reconciled
+    confirmation ──────────────────────────────────────► success
+    confirmation of a receipt already paid by STK ─────► counted on the STK row (duplicate_count)
+    STK success of a receipt already here as C2B ──────► this row becomes duplicate_of the STK row
+
+Here: which account a confirmation lands on, storing it (once per receipt: the unique live-receipt
+index holds that across STK and C2B, see mpesa_callback.py), answering validation, the till's search
+and the bus message. Taking a payment for an order is mpesa_claim.py.
+"""
+
+from datetime import timedelta, timezone
+from decimal import InvalidOperation
+
+from odoo import api, fields, models
+from odoo.tools import SQL
+
+from ..daraja import nairobi_timestamp
+from .mpesa_callback import CLAIMABLE
+from .mpesa_utils import STK_WAIT_SECONDS, to_decimal
+
+MAX_SEARCH_RESULTS = 50
+
+
+class MpesaCallback(models.Model):
+    _inherit = "mpesa.callback"
+
+    # ================================================================== which account
+
+    @api.model
+    def _c2b_accounts_for_shortcode(self, shortcode):
+        """Active accounts receiving C2B on this shortcode."""
+        code = str(shortcode or "").strip()
+        configs = self.env["mpesa.config"].sudo().search([])
+        return configs.filtered(lambda c: code and c._get_c2b_shortcode() == code)
+
+    @api.model
+    def _c2b_public_account(self, shortcode):
+        """The account an unauthenticated public C2B request may land on: a test account only, never
+        a production one nor a test sibling standing in for it. Returns (account, refused)."""
+        matching = self._c2b_accounts_for_shortcode(shortcode)
+        tests = matching.filtered(lambda c: c.environment != "production")
+        if tests:
+            default = self.env.ref("base.main_company").sudo().mpesa_config_id
+            return (default if default in tests else tests[:1]), False
+        if matching:
+            return self.env["mpesa.config"], True  # production only: authentication required
+        # no account on that shortcode: the brief's Postman example lands on the test default
+        configs = self.env["mpesa.config"].sudo().search([("environment", "!=", "production")])
+        default = self.env.ref("base.main_company").sudo().mpesa_config_id
+        return (default if default in configs else configs[:1]), False
+
+    # ================================================================== confirmation and validation
+
+    @api.model
+    def _c2b_process(self, notif, raw_text, source, config, remote_addr=None):
+        """A C2B validation or confirmation for ``config`` (the authenticated account, or the test
+        account of an unauthenticated public request)."""
+        Callback = self.sudo()
+        is_validation = notif.kind == "c2b_validation"
+        receipt = notif.trans_id or False
+        if receipt:
+            stk_twin = Callback.search(
+                [("mpesa_receipt_number", "=", receipt), ("callback_type", "=", "stk")], limit=1
+            )
+            if stk_twin and not is_validation:
+                # Safaricom also tells the C2B URL about a paybill's STK payments: the same money
+                stk_twin._lock_row()
+                return stk_twin._record_duplicate(raw_text)
+            existing = Callback.search(
+                [("mpesa_receipt_number", "=", receipt), ("callback_type", "=", "c2b")], limit=1
+            )
+            if existing:
+                existing._lock_row()
+                if existing.is_validation and not is_validation and existing.status == "pending":
+                    with existing._payment_guard():
+                        existing.write(Callback._c2b_vals(notif, raw_text, source, config, remote_addr))
+                    return existing._notify_c2b()
+                return existing._record_duplicate(raw_text)
+        with Callback._payment_guard():
+            row = Callback.create(Callback._c2b_vals(notif, raw_text, source, config, remote_addr))
+        return row._notify_c2b()
+
+    @api.model
+    def _c2b_vals(self, notif, raw_text, source, config, remote_addr):
+        is_validation = notif.kind == "c2b_validation"
+        vals = {
+            "callback_type": "c2b",
+            "status": "pending" if is_validation else "success",
+            "is_validation": is_validation,
+            "mpesa_receipt_number": notif.trans_id or False,
+            "amount": float(notif.amount),
+            "phone_number": notif.msisdn,
+            "customer_name": notif.customer_name,
+            "bill_ref_number": notif.bill_ref_number,
+            "transaction_type": notif.transaction_type,
+            "business_shortcode": notif.business_short_code,
+            "transaction_date": notif.trans_time,
+            "raw_payload": raw_text,
+            "source": source,
+            "remote_addr": remote_addr,
+            "result_code": "0",
+            "reason": "paid" if not is_validation else "pending",
+            "config_id": config.id if config else False,
+            "company_id": self._company_id_for(config),
+        }
+        if not config:
+            vals.update(status="needs_review", review_reason="No M-Pesa account for this shortcode")
+        elif (
+            notif.business_short_code
+            and str(notif.business_short_code).strip() != config._get_c2b_shortcode()
+            and config.environment == "production"
+        ):
+            vals.update(
+                status="needs_review", review_reason="Shortcode differs from the account's C2B shortcode"
+            )
+        return vals
+
+    @api.model
+    def _c2b_validation_answer(self, notif, config):
+        """Accept, or reject with the code that gives the customer the right SMS (reference §6.2)."""
+        if not config:
+            return {"ResultCode": "C2B00015", "ResultDesc": "Rejected"}
+        try:
+            amount = to_decimal(notif.amount)
+        except InvalidOperation:
+            return {"ResultCode": "C2B00013", "ResultDesc": "Rejected"}
+        if amount <= 0 or amount != amount.to_integral_value():
+            return {"ResultCode": "C2B00013", "ResultDesc": "Rejected"}
+        return {"ResultCode": "0", "ResultDesc": "Accepted"}
+
+    @api.model
+    def _c2b_validate(self, notif, raw_text, source, config, remote_addr=None):
+        """Validation: store it, answer accept or the rejection code."""
+        answer = self._c2b_validation_answer(notif, config)
+        row = self._c2b_process(notif, raw_text, source, config, remote_addr=remote_addr)
+        if str(answer["ResultCode"]) != "0" and row.status == "pending":
+            row.sudo().write(
+                {
+                    "status": "failed",
+                    "result_code": answer["ResultCode"],
+                    "review_reason": "Rejected at validation",
+                }
+            )
+        return answer
+
+    # ================================================================== the till's search
+
+    @api.model
+    def _c2b_search_accounts(self, config):
+        """Accounts whose payments a till of ``config`` may take: same company and C2B shortcode, and
+        the same kind of environment (a production till never sees a test account's payments)."""
+        shortcode = config._get_c2b_shortcode()
+        production = config.environment == "production"
+        siblings = self.env["mpesa.config"].sudo().search([("company_id", "=", config.company_id.id)])
+        return siblings.filtered(
+            lambda c: c._get_c2b_shortcode() == shortcode and (c.environment == "production") == production
+        )
+
+    @api.model
+    def _c2b_search(self, config, amount, window_minutes):
+        """Claimable payments of exactly ``amount`` received within the window, newest first.
+
+        One query on the partial index of claimable rows (mpesa_callback.py); an STK payment is
+        offered once its till gave up or its 75 s are over.
+        """
+        now = fields.Datetime.now()
+        self.flush_model()
+        self.env.cr.execute(
+            SQL(
+                """SELECT id FROM mpesa_callback
+                    WHERE %s
+                      AND config_id = ANY(%s) AND amount = %s AND received_date >= %s
+                      AND (callback_type = 'c2b' OR stk_abandoned OR request_date <= %s)
+                 ORDER BY received_date DESC, id DESC
+                    LIMIT %s""",
+                CLAIMABLE,
+                self._c2b_search_accounts(config).ids,
+                amount,
+                now - timedelta(minutes=window_minutes),
+                now - timedelta(seconds=STK_WAIT_SECONDS),
+                MAX_SEARCH_RESULTS,
+            )
+        )
+        rows = self.sudo().browse([row_id for (row_id,) in self.env.cr.fetchall()])
+        return [row._c2b_search_result() for row in rows]
+
+    def _c2b_search_result(self):
+        self.ensure_one()
+        when = self.transaction_date or self.received_date
+        return {
+            "id": self.id,
+            "trans_id": self.mpesa_receipt_number or "",
+            "mpesa_receipt_number": self.mpesa_receipt_number or "",
+            "phone_number": self.phone_number or "",
+            "customer_name": self.customer_name or "",
+            "amount": float(self.amount),
+            "transaction_date": nairobi_timestamp(when.replace(tzinfo=timezone.utc)),
+            "create_date": fields.Datetime.to_string(self.received_date),
+            "type": self.callback_type,
+            "bill_ref_number": self.bill_ref_number or "",
+        }
+
+    # ================================================================== bus
+
+    def _notify_c2b(self):
+        """Tell every open till using this account that a C2B payment arrived (MPESA_C2B_RECEIVED)."""
+        for row in self.filtered(
+            lambda r: r.callback_type == "c2b" and r.status == "success" and r.config_id
+        ):
+            sessions = (
+                self.env["pos.session"]
+                .sudo()
+                .search(
+                    [
+                        ("state", "in", ("opening_control", "opened")),
+                        ("config_id.payment_method_ids.mpesa_config_id", "=", row.config_id.id),
+                    ]
+                )
+            )
+            for pos_config in sessions.config_id:
+                pos_config._notify(
+                    "MPESA_C2B_RECEIVED",
+                    {"callback_id": row.id, "amount": row.amount, "mpesa_config_id": row.config_id.id},
+                )
+        return self

@@ -1,0 +1,231 @@
+"""Claims: the one place where M-Pesa money is given to an order.
+
+A successful, non-duplicate row is a payment. A till *claims* it for one order (the STK till for
+the order it pushed for, or any till of the account through the C2B search); the claim is *linked*
+to the pos.payment when the order reaches the server; a claim not yet linked can be *released* by
+the till that holds it or by a POS manager. These methods are the only writers of the
+reconciliation fields (CLAIM_FIELDS): each is one guarded UPDATE, so of two tills racing for a
+payment one wins and the other waits, then retries and is told "already reconciled"; PostgreSQL
+also checks that only a live payment is ever reconciled (mpesa_callback.py).
+
+Future sources of payments (Pull Transactions, Transaction Status) and several payments for one
+order go through the same calls: a claim is per row, for an order key and a till.
+"""
+
+import logging
+from datetime import timedelta
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError, ValidationError
+from odoo.tools import SQL, mute_logger
+
+from .mpesa_callback import CLAIMABLE, MANAGER_GROUP
+from .mpesa_utils import STK_WAIT_SECONDS
+
+_logger = logging.getLogger(__name__)
+
+
+class MpesaCallback(models.Model):
+    _inherit = "mpesa.callback"
+
+    # ================================================================== reading a claim
+
+    def _claim_reserved_for_pusher(self):
+        """An STK payment belongs to the pushing till for the brief's 75 s, unless it gave up."""
+        self.ensure_one()
+        return (
+            self.callback_type == "stk"
+            and not self.stk_abandoned
+            and bool(self.request_date)
+            and fields.Datetime.now() - self.request_date < timedelta(seconds=STK_WAIT_SECONDS)
+        )
+
+    def _claim_is_for(self, order_keys):
+        """Claimed (or linked) for one of these order references."""
+        self.ensure_one()
+        return bool(self.is_reconciled and self.pos_order_ref and self.pos_order_ref in set(order_keys))
+
+    # ================================================================== claim
+
+    def _claim(self, order_key, pos_config=None, pos_session=None, order=None):
+        """Take this payment for one order; True when this call took it. One UPDATE decides."""
+        self.ensure_one()
+        if not order_key:
+            raise ValidationError(self.env._("A claim needs the order it is for."))
+        pos_config = pos_config or (order.config_id if order else self.env["pos.config"])
+        pos_session = pos_session or pos_config.current_session_id
+        self.flush_recordset()
+        # another till's claim in flight: LockNotAvailable makes Odoo run this request again after
+        # a short pause, when it sees that claim's outcome (taken, or free again if it failed)
+        with mute_logger("odoo.sql_db"):
+            self.env.cr.execute("SELECT id FROM mpesa_callback WHERE id = %s FOR UPDATE NOWAIT", (self.id,))
+        self.env.cr.execute(
+            SQL(
+                """UPDATE mpesa_callback
+                  SET is_reconciled = TRUE, reconciled_date = now() at time zone 'UTC',
+                      reconciled_by_id = %s, pos_order_ref = %s, pos_order_id = %s,
+                      claim_config_id = %s, claim_session_id = %s, stk_abandoned = FALSE,
+                      write_uid = %s, write_date = now() at time zone 'UTC'
+                WHERE id = %s AND %s
+            RETURNING id""",
+                self.env.uid,
+                order_key,
+                order.id if order else None,
+                pos_config.id or None,
+                pos_session.id or None,
+                self.env.uid,
+                self.id,
+                CLAIMABLE,
+            )
+        )
+        claimed = bool(self.env.cr.fetchone())
+        self.invalidate_recordset()
+        if claimed:
+            _logger.info(
+                "M-Pesa payment %s claimed for order %s by user %s", self.id, order_key, self.env.uid
+            )
+        return claimed
+
+    # ================================================================== release
+
+    def _claim_may_release(self, pos_config):
+        """The till holding the claim, or a POS manager."""
+        self.ensure_one()
+        if self.env.user.has_group(MANAGER_GROUP):
+            return True
+        holder = self.claim_config_id
+        return bool(holder and pos_config and holder == pos_config)
+
+    def _claim_release(self, pos_config=None, by_manager=False):
+        """Make a claimed but unlinked payment matchable again (the till dropped the line)."""
+        self.ensure_one()
+        if not self.is_reconciled:
+            raise UserError(self.env._("%(name)s is not claimed.", name=self.name))
+        if self.pos_payment_id:
+            raise UserError(
+                self.env._("%(name)s is linked to a POS payment and cannot be released.", name=self.name)
+            )
+        if not (by_manager and self.env.user.has_group(MANAGER_GROUP)) and not self._claim_may_release(
+            pos_config
+        ):
+            raise UserError(self.env._("Only the till that took this payment, or a manager, can release it."))
+        note = "\n".join(
+            filter(
+                None,
+                [
+                    self.note,
+                    self.env._(
+                        "Claim for %(order)s released by %(user)s on %(date)s",
+                        order=self.pos_order_ref,
+                        user=self.env.user.name,
+                        date=fields.Datetime.now(),
+                    ),
+                ],
+            )
+        )
+        self.flush_recordset()
+        self.env.cr.execute(
+            """UPDATE mpesa_callback
+                  SET is_reconciled = FALSE, reconciled_date = NULL, reconciled_by_id = NULL,
+                      pos_order_ref = NULL, pos_order_id = NULL, claim_config_id = NULL,
+                      claim_session_id = NULL, stk_abandoned = TRUE, note = %s,
+                      write_uid = %s, write_date = now() at time zone 'UTC'
+                WHERE id = %s AND is_reconciled AND pos_payment_id IS NULL
+            RETURNING id""",
+            (note, self.env.uid, self.id),
+        )
+        released = bool(self.env.cr.fetchone())
+        self.invalidate_recordset()
+        if not released:
+            raise UserError(self.env._("%(name)s changed meanwhile: reload and try again.", name=self.name))
+        return True
+
+    # ================================================================== link to the pos.payment
+
+    @api.model
+    def _claim_row_for_payment(self, payment):
+        """The M-Pesa row a synced payment line refers to (by id, CheckoutRequestID or receipt)."""
+        Callback = self.sudo()
+        if payment.mpesa_callback_id:
+            return payment.sudo().mpesa_callback_id
+        if payment.mpesa_checkout_request_id:
+            return Callback.search(
+                [
+                    ("checkout_request_id", "=", payment.mpesa_checkout_request_id),
+                    ("callback_type", "=", "stk"),
+                ],
+                limit=1,
+            )
+        if payment.mpesa_receipt_number:
+            return Callback.search(
+                [
+                    ("mpesa_receipt_number", "=", payment.mpesa_receipt_number),
+                    ("status", "=", "success"),
+                    ("duplicate_of_id", "=", False),
+                ],
+                limit=1,
+            )
+        return Callback
+
+    def _claim_link_payment(self, payment):
+        """The order reached the server: its payment line gets the row it claimed.
+
+        The row must be claimed for this order, or be free (a till that was offline): a payment line
+        never takes money another order owns. Refusing raises, so the order does not sync with money
+        it does not have.
+        """
+        self.ensure_one()
+        if self.pos_payment_id == payment:
+            return True
+        self._lock_row()
+        order = payment.pos_order_id
+        refs = [ref for ref in (order.uuid, str(order.id), order.pos_reference, order.name) if ref]
+        own_stk = self.callback_type == "stk" and self._stk_order_key() in refs
+        free = (
+            not self.is_reconciled
+            and self.status == "success"
+            and not self.duplicate_of_id
+            and (own_stk or not self._claim_reserved_for_pusher())
+        )
+        if (
+            self.company_id != order.company_id
+            or self.pos_payment_id
+            or not (self._claim_is_for(refs) or free)
+        ):
+            _logger.warning(
+                "POS payment %s refers to M-Pesa row %s owned by another order: refused", payment.id, self.id
+            )
+            raise ValidationError(
+                self.env._(
+                    "M-Pesa payment %(name)s belongs to another order: it cannot pay %(order)s.",
+                    name=self.name,
+                    order=order.pos_reference or order.name,
+                )
+            )
+        order_key = self.pos_order_ref if self._claim_is_for(refs) else (order.uuid or str(order.id))
+        self.flush_recordset()
+        self.env.cr.execute(
+            """UPDATE mpesa_callback
+                  SET is_reconciled = TRUE,
+                      reconciled_date = COALESCE(reconciled_date, now() at time zone 'UTC'),
+                      reconciled_by_id = COALESCE(reconciled_by_id, %s),
+                      pos_order_ref = %s, pos_order_id = %s, pos_payment_id = %s,
+                      claim_config_id = COALESCE(claim_config_id, %s),
+                      claim_session_id = COALESCE(claim_session_id, %s),
+                      write_uid = %s, write_date = now() at time zone 'UTC'
+                WHERE id = %s AND pos_payment_id IS NULL AND status = 'success' AND duplicate_of_id IS NULL
+            RETURNING id""",
+            (
+                self.env.uid,
+                order_key,
+                order.id,
+                payment.id,
+                order.config_id.id or None,
+                order.session_id.id or None,
+                self.env.uid,
+                self.id,
+            ),
+        )
+        linked = bool(self.env.cr.fetchone())
+        self.invalidate_recordset()
+        return linked

@@ -1,0 +1,242 @@
+"""What the till asks (controllers/main.py): every parameter checked, every row checked to be the
+asking till's, then handed to its domain (mpesa_stk.py, mpesa_c2b.py, mpesa_claim.py).
+
+Every refusal becomes {"success": false, "message": ...} for the cashier.
+"""
+
+import re
+from decimal import InvalidOperation
+
+from odoo import _lt, api, models
+from odoo.exceptions import UserError
+from odoo.fields import Domain
+
+from ..daraja import DarajaValidationError, normalize_phone, validate_amount
+from .mpesa_callback import MANAGER_GROUP
+from .mpesa_stk import MSG_ALREADY
+from .mpesa_utils import to_decimal
+
+UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+MSG_NOT_CONFIGURED = _lt("M-Pesa not configured")
+MSG_RECONCILED = _lt("Callback reconciled successfully")
+MSG_ACCESS = _lt("Access denied: you must be a Point of Sale user")
+
+
+class MpesaRequestError(Exception):
+    """A POS request refused with a message for the cashier (becomes {"success": false})."""
+
+
+def _missing(value):
+    """JSON null / false / "" mean "not given" (0 is a value)."""
+    return value is None or value is False or value == ""
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+class MpesaCallback(models.Model):
+    _inherit = "mpesa.callback"
+
+    # ================================================================== plumbing
+
+    @api.model
+    def _run_pos_request(self, method_name, *args, **kwargs):
+        """Run a POS endpoint; every refusal becomes {"success": false, "message": ...}."""
+        try:
+            if not self.env.su and not self.env.user.has_group("point_of_sale.group_pos_user"):
+                raise MpesaRequestError(str(MSG_ACCESS))
+            with self.env.cr.savepoint():
+                return getattr(self, method_name)(*args, **kwargs)
+        except MpesaRequestError as error:
+            return {"success": False, "message": str(error)}
+        except DarajaValidationError as error:
+            return {"success": False, "message": error.message}
+        except UserError as error:
+            return {"success": False, "message": error.args[0] if error.args else str(error)}
+
+    @api.model
+    def _config_for_payment_method(self, payment_method_id, pos_config_id=None):
+        """The M-Pesa account the till uses: its payment method, else the company default."""
+        PaymentMethod = self.env["pos.payment.method"]
+        method = PaymentMethod
+        if not _missing(payment_method_id):
+            if not _is_int(payment_method_id):
+                raise MpesaRequestError(self.env._("payment_method_id must be an integer"))
+            method = PaymentMethod.browse(payment_method_id).exists()
+            if not method:
+                raise MpesaRequestError(self.env._("Unknown payment method"))
+            method.check_access("read")
+            if method.use_payment_terminal != "mpesa":
+                raise MpesaRequestError(self.env._("This payment method is not an M-Pesa payment method"))
+        elif not _missing(pos_config_id):
+            pos_config = self._pos_config_for_request(pos_config_id)
+            method = pos_config.payment_method_ids.filtered(lambda m: m.use_payment_terminal == "mpesa")[:1]
+        config = method.sudo().mpesa_config_id if method else self.env.company.sudo().mpesa_config_id
+        if not config or not config.active or not config._is_configured():
+            raise MpesaRequestError(str(MSG_NOT_CONFIGURED))
+        if config.company_id not in self.env.user.company_ids:
+            raise MpesaRequestError(self.env._("This M-Pesa account belongs to another company"))
+        return method, config
+
+    @api.model
+    def _pos_config_for_request(self, pos_config_id):
+        """The till's point of sale from the request; empty when not given."""
+        if _missing(pos_config_id):
+            return self.env["pos.config"]
+        if not _is_int(pos_config_id):
+            raise MpesaRequestError(self.env._("pos_config_id must be an integer"))
+        pos_config = self.env["pos.config"].browse(pos_config_id).exists()
+        if not pos_config:
+            raise MpesaRequestError(self.env._("Unknown point of sale"))
+        pos_config.check_access("read")
+        return pos_config
+
+    @api.model
+    def _order_key_param(self, order_uuid, name="order_uuid"):
+        if _missing(order_uuid):
+            return None
+        if not isinstance(order_uuid, str) or not UUID_RE.match(order_uuid.strip()):
+            raise MpesaRequestError(self.env._("%(name)s must be the order's uuid", name=name))
+        return order_uuid.strip().lower()
+
+    @api.model
+    def _stk_row_for_till(self, checkout_request_id, pos_config_id=None, order_uuid=None):
+        """The STK row, only for the till that pushed it (its user or its session's) or a manager,
+        and only for the order it was pushed for."""
+        if not isinstance(checkout_request_id, str) or not checkout_request_id.strip():
+            raise MpesaRequestError(self.env._("checkout_request_id is required"))
+        row = self.sudo().search(
+            [
+                ("checkout_request_id", "=", checkout_request_id.strip()),
+                ("callback_type", "=", "stk"),
+                ("company_id", "in", self.env.user.company_ids.ids),
+            ],
+            limit=1,
+        )
+        if not row:
+            raise MpesaRequestError(self.env._("Unknown CheckoutRequestID"))
+        pos_config = self._pos_config_for_request(pos_config_id)
+        order_key = self._order_key_param(order_uuid)
+        if not self.env.user.has_group(MANAGER_GROUP):
+            till = row.pos_config_id
+            session_user = till.current_session_id.user_id if till else self.env["res.users"]
+            if till and pos_config and pos_config != till:
+                raise MpesaRequestError(self.env._("This payment request belongs to another till"))
+            if self.env.user not in (row.user_id | session_user):
+                raise MpesaRequestError(self.env._("This payment request belongs to another till"))
+        if order_key and row.order_key and order_key != row.order_key.lower():
+            raise MpesaRequestError(self.env._("This payment request was sent for another order"))
+        return row
+
+    # ================================================================== STK
+
+    @api.model
+    def _pos_stk_push(
+        self,
+        phone_number=None,
+        amount=None,
+        order_reference=None,
+        payment_method_id=None,
+        pos_config_id=None,
+        order_uuid=None,
+    ):
+        if (
+            not isinstance(phone_number, (str, int))
+            or isinstance(phone_number, bool)
+            or not str(phone_number).strip()
+        ):
+            raise MpesaRequestError(self.env._("Invalid phone number"))
+        phone = normalize_phone(str(phone_number))
+        if isinstance(amount, bool) or not isinstance(amount, (int, float, str)):
+            raise MpesaRequestError(self.env._("Invalid amount: whole shillings only"))
+        amount_int = validate_amount(amount)
+        if order_reference is not None and not isinstance(order_reference, (str, int)):
+            raise MpesaRequestError(self.env._("order_reference must be a string"))
+        reference = str(order_reference or "POS").strip()[:64] or "POS"
+        order_key = self._order_key_param(order_uuid)
+        method, config = self._config_for_payment_method(payment_method_id, pos_config_id)
+        pos_config = self._pos_config_for_request(pos_config_id)
+        if method and pos_config and method not in pos_config.payment_method_ids:
+            raise MpesaRequestError(self.env._("This payment method is not used by this point of sale"))
+        return self.sudo()._stk_push(config, phone, amount_int, reference, order_key, pos_config, method)
+
+    @api.model
+    def _pos_check_status(self, checkout_request_id=None, pos_config_id=None, order_uuid=None):
+        return self._stk_row_for_till(checkout_request_id, pos_config_id, order_uuid)._stk_status_for_till()
+
+    @api.model
+    def _pos_cancel_stk(self, checkout_request_id=None, pos_config_id=None, order_uuid=None):
+        return self._stk_row_for_till(checkout_request_id, pos_config_id, order_uuid)._stk_cancel_by_till()
+
+    # ================================================================== C2B
+
+    @api.model
+    def _pos_search_unreconciled(
+        self, amount=None, max_age_minutes=None, payment_method_id=None, pos_config_id=None
+    ):
+        try:
+            amount_dec = to_decimal(amount)
+        except (InvalidOperation, ValueError, TypeError):
+            raise MpesaRequestError(self.env._("Invalid amount")) from None
+        if not amount_dec.is_finite() or amount_dec <= 0 or amount_dec > 10**12:
+            raise MpesaRequestError(self.env._("Invalid amount"))
+        _method, config = self._config_for_payment_method(payment_method_id, pos_config_id)
+        if _missing(max_age_minutes):
+            window = config.match_window
+        elif isinstance(max_age_minutes, bool) or not isinstance(max_age_minutes, (int, float)):
+            raise MpesaRequestError(self.env._("max_age_minutes must be a number of minutes"))
+        else:
+            window = max_age_minutes
+        if not 0 < window <= 1440:
+            raise MpesaRequestError(self.env._("max_age_minutes must be between 1 and 1440"))
+        callbacks = self._c2b_search(config, amount_dec, window)
+        return {"success": True, "count": len(callbacks), "callbacks": callbacks}
+
+    @api.model
+    def _pos_reconcile(self, callback_id=None, order_id=None, payment_method_id=None, pos_config_id=None):
+        if not _is_int(callback_id):
+            raise MpesaRequestError(self.env._("callback_id must be an integer"))
+        order, order_key = self._resolve_order(order_id)
+        row = self.sudo().search(
+            [("id", "=", callback_id), ("company_id", "in", self.env.user.company_ids.ids)], limit=1
+        )
+        if not row:
+            raise MpesaRequestError(self.env._("Unknown callback"))
+        if not (_missing(payment_method_id) and _missing(pos_config_id)):
+            # the till's account: only payments its own search offers (never a test sibling's)
+            _method, config = self._config_for_payment_method(payment_method_id, pos_config_id)
+            if row.config_id not in self._c2b_search_accounts(config):
+                raise MpesaRequestError(self.env._("This payment was made to another M-Pesa account"))
+        if row.status != "success" or row.duplicate_of_id:
+            raise MpesaRequestError(self.env._("Only successful payments can be reconciled"))
+        if row._claim_reserved_for_pusher() and row.order_key != order_key:
+            raise MpesaRequestError(str(MSG_ALREADY))
+        pos_config = self._pos_config_for_request(pos_config_id) or order.config_id
+        if not row._claim(order_key, pos_config=pos_config, order=order or None):
+            raise MpesaRequestError(str(MSG_ALREADY))
+        return {
+            "success": True,
+            "message": str(MSG_RECONCILED),
+            "receipt_number": row.mpesa_receipt_number or "",
+        }
+
+    @api.model
+    def _resolve_order(self, order_id):
+        """order_id: the order's server id, or its uuid when the till has not synced it yet."""
+        Order = self.env["pos.order"].sudo()
+        if _is_int(order_id):
+            order = Order.browse(order_id).exists()
+            if not order or order.company_id not in self.env.user.company_ids:
+                raise MpesaRequestError(self.env._("Unknown order"))
+            return order, order.uuid or str(order.id)
+        if isinstance(order_id, str) and UUID_RE.match(order_id.strip()):
+            ref = order_id.strip().lower()
+            order = Order.search(
+                Domain.AND([[("uuid", "=", ref)], [("company_id", "in", self.env.user.company_ids.ids)]]),
+                limit=1,
+            )
+            return order, ref
+        if isinstance(order_id, str) and order_id.strip().isdigit() and len(order_id.strip()) < 12:
+            return self._resolve_order(int(order_id.strip()))
+        raise MpesaRequestError(self.env._("order_id must be the order's id or uuid"))

@@ -1,0 +1,517 @@
+"""The STK push state machine, in one place.
+
+    push ──► pending ──callback / query──► success · failed · cancelled · timeout · needs_review
+               │  └─ success callback, "confirm by query" on: kept in pending_callback until the
+               │     STK query agrees (success) or contradicts it (needs_review)
+               ├─ 75 s without a result: the till gives up (stk_abandoned); a result that comes
+               │  later is still stored, and a late success is offered by the C2B search
+               └─ 30 min without a final answer: needs_review (the cron)
+    success without receipt (query only) ──late callback──► success with the receipt
+    failed/cancelled/timeout ──success callback──► needs_review (the customer may have paid)
+    any final state ──repeat──► counted on the row (duplicate_count), never applied twice
+
+Here: sending the push, the callback, the query, the timeout, the answer to the till and the bus
+messages. Taking the money for the order is mpesa_claim.py; the receipt's C2B twin is handled under
+the database's one-live-payment-per-receipt index (mpesa_callback.py).
+"""
+
+import logging
+import re
+from datetime import timedelta
+
+from odoo import _lt, api, fields, models
+from odoo.exceptions import UserError
+
+from ..daraja import DarajaAPIError, DarajaError, DarajaTransportError, parse_callback
+from .mpesa_utils import STK_WAIT_SECONDS, status_value, to_decimal
+
+_logger = logging.getLogger(__name__)
+
+STK_QUERY_INTERVAL = 5  # at most one STK query per request every 5 s, across workers
+STK_FIRST_QUERY_AFTER = 10  # the callback usually arrives first: don't query a fresh push
+STK_REVIEW_AFTER = timedelta(minutes=30)  # no final answer after this: a human checks the statement
+FINAL = {"success", "failed", "cancelled", "timeout", "needs_review", "invalid"}
+FAILURES = {"failed", "cancelled", "timeout"}
+
+# The cashier's wording of each Daraja reason key (the one table of messages)
+REASON_MESSAGES = {
+    "paid": _lt("Payment successful!"),
+    "cancelled": _lt("Payment cancelled"),
+    "insufficient_balance": _lt("Insufficient balance"),
+    "timeout": _lt("Payment timeout"),
+    "wrong_pin": _lt("Wrong M-Pesa PIN"),
+    "customer_busy": _lt("The customer is busy with another M-Pesa transaction"),
+    "rule_limited": _lt("Same payment repeated too quickly: wait 2 minutes"),
+    "limit_exceeded": _lt("M-Pesa transaction limit exceeded"),
+    "config_error": _lt("M-Pesa account configuration error"),
+    "system_error": _lt("M-Pesa system error, please try again"),
+    "pending": _lt("Waiting for the customer to enter the M-Pesa PIN"),
+    "confirming": _lt("The customer paid: confirming the payment with M-Pesa"),
+    "unknown": _lt("Payment needs review by a manager"),
+}
+MSG_STK_SENT = _lt("STK Push sent successfully")
+MSG_ALREADY = _lt("This payment is already reconciled")
+
+# check_status answer by row status (the brief's status values)
+ANSWER_STATUS = {
+    "success": "completed",
+    "pending": "pending",
+    "cancelled": "cancelled",
+    "failed": "failed",
+    "timeout": "failed",
+    "needs_review": "error",
+    "invalid": "error",
+}
+
+
+def account_reference(reference):
+    """Daraja's AccountReference holds 12 characters: keep the end (most specific part of a POS reference)."""
+    cleaned = re.sub(r"[^A-Za-z0-9 -]", "", reference) or "POS"
+    return cleaned[-12:]
+
+
+class MpesaStkError(UserError):
+    """The push could not be sent; the message is for the cashier."""
+
+
+class MpesaCallback(models.Model):
+    _inherit = "mpesa.callback"
+
+    # ================================================================== push
+
+    @api.model
+    def _stk_push(self, config, phone, amount, reference, order_key, pos_config, method):
+        """Send the push through the Daraja client and log the pending row. Arguments are checked."""
+        client = config._get_daraja_client()
+        try:
+            response = client.stk_push(
+                phone,
+                amount,
+                account_reference=account_reference(reference),
+                transaction_desc="POS payment",
+                callback_url=config.sudo().stk_callback_url,
+            )
+        except DarajaTransportError as error:
+            _logger.warning(
+                "STK push for account %s: no usable answer (ambiguous=%s)", config.id, error.ambiguous
+            )
+            if error.ambiguous:
+                raise MpesaStkError(
+                    self.env._(
+                        "No answer from M-Pesa. The customer may still get the prompt: check the phone "
+                        "before sending again, or look for the payment with the C2B search."
+                    )
+                ) from None
+            raise MpesaStkError(self.env._("Cannot reach M-Pesa: %(error)s", error=error.message)) from None
+        except DarajaAPIError as error:
+            _logger.warning("STK push for account %s refused: %s", config.id, error.error_code)
+            raise MpesaStkError(
+                self.env._(
+                    "M-Pesa refused the request (%(code)s): %(message)s",
+                    code=error.error_code or error.http_status,
+                    message=error.error_message or error.message,
+                )
+            ) from None
+        except DarajaError as error:
+            raise MpesaStkError(error.message) from None
+
+        self._stk_register_request(
+            {
+                "callback_type": "stk",
+                "status": "pending",
+                "source": "pos",
+                "checkout_request_id": response.checkout_request_id,
+                "merchant_request_id": response.merchant_request_id,
+                "requested_amount": amount,
+                "request_phone": response.phone or phone,
+                "phone_number": response.phone or phone,
+                "order_reference": reference,
+                "order_key": order_key or reference,
+                "request_date": fields.Datetime.now(),
+                "config_id": config.id,
+                "company_id": config.company_id.id,
+                "pos_config_id": pos_config.id or False,
+                "pos_session_id": pos_config.current_session_id.id or False,
+                "payment_method_id": method.id or False,
+                "user_id": self.env.uid,
+                "business_shortcode": config.business_shortcode,
+            }
+        )
+        return {
+            "success": True,
+            "message": str(MSG_STK_SENT),
+            "checkout_request_id": response.checkout_request_id,
+            "merchant_request_id": response.merchant_request_id,
+        }
+
+    @api.model
+    def _stk_register_request(self, vals):
+        """Store the pending row in its own transaction, committed at once: Daraja may call back
+        before this request ends. A callback even faster than that left an orphan: adopt it."""
+        with self.env.registry.cursor() as cr:
+            return self.env(cr=cr, su=True)["mpesa.callback"]._stk_store_request(vals).id
+
+    @api.model
+    def _stk_store_request(self, vals):
+        orphan = self.search([("checkout_request_id", "=", vals["checkout_request_id"])], limit=1)
+        if not orphan:
+            return self.create(vals)
+        orphan._lock_row()
+        if orphan.request_date:
+            # Daraja never reuses a CheckoutRequestID: keep both facts for a human
+            orphan.write(
+                {"status": "needs_review", "review_reason": "CheckoutRequestID returned twice by Daraja"}
+            )
+            return orphan
+        payload = orphan.raw_payload
+        orphan.write(
+            {
+                **vals,
+                "status": "pending",
+                "review_reason": False,
+                "reason": False,
+                "result_code": False,
+                "result_desc": False,
+            }
+        )
+        if payload:
+            orphan._stk_on_callback(parse_callback(payload, "stk"), payload, "token_url", reprocess=True)
+        return orphan
+
+    # ================================================================== callback
+
+    @api.model
+    def _stk_process_callback(self, callback, raw_text, source, config=None, remote_addr=None):
+        """An STK callback from Safaricom (already authenticated and parsed)."""
+        Callback = self.sudo()
+        row = Callback.search([("checkout_request_id", "=", callback.checkout_request_id)], limit=1)
+        if not row:
+            # not a request we made (forged, another system's, or faster than our commit): keep it for
+            # review, without its receipt, so it can never block the real payment's receipt
+            return Callback.create(
+                {
+                    "callback_type": "stk",
+                    "status": "needs_review",
+                    "review_reason": "Unknown CheckoutRequestID",
+                    "checkout_request_id": callback.checkout_request_id,
+                    "merchant_request_id": callback.merchant_request_id,
+                    "result_code": callback.result_code,
+                    "result_desc": callback.result_desc,
+                    "amount": float(callback.amount) if callback.amount is not None else 0.0,
+                    "phone_number": callback.phone,
+                    "transaction_date": callback.transaction_time,
+                    "raw_payload": raw_text,
+                    "callback_received": True,
+                    "source": source,
+                    "remote_addr": remote_addr,
+                    "config_id": config.id if config else False,
+                    "company_id": Callback._company_id_for(config),
+                }
+            )
+        row._lock_row()
+        if config and row.config_id and config != row.config_id:
+            return row._stk_review(
+                "Callback received on another account's URL", callback_received=True, raw_payload=raw_text
+            )
+        return row._stk_on_callback(callback, raw_text, source, remote_addr=remote_addr)
+
+    def _stk_on_callback(self, callback, raw_text, source, remote_addr=None, reprocess=False):
+        """The transitions a callback makes on our row (locked)."""
+        self.ensure_one()
+        status = status_value(callback.result.status)
+        base_vals = {
+            "callback_received": True,
+            "raw_payload": raw_text,
+            "remote_addr": remote_addr,
+            "result_code": callback.result_code,
+            "result_desc": callback.result_desc,
+            "reason": callback.result.reason,
+        }
+        if not reprocess:
+            if self.status == "success" and not self.mpesa_receipt_number and status == "success":
+                # the query completed it first; the late callback brings the receipt
+                self._stk_complete_success(callback, {"callback_received": True, "raw_payload": raw_text})
+                return self._notify_till()
+            if self.status in FAILURES and status == "success":
+                # the query (or an earlier callback) said it failed, M-Pesa now says paid: the customer
+                # may have paid, so a human decides rather than the till asking them to pay again
+                self._record_duplicate(raw_text)
+                return self._stk_review(
+                    f"M-Pesa says paid after the result {self.result_code or self.status}",
+                    mpesa_receipt_number=callback.receipt_number or False,
+                    amount=float(callback.amount) if callback.amount is not None else self.amount,
+                )
+            if self.callback_received or self.status in FINAL or self.pending_callback:
+                return self._record_duplicate(raw_text)
+        if (
+            callback.merchant_request_id
+            and self.merchant_request_id
+            and (callback.merchant_request_id != self.merchant_request_id)
+        ):
+            return self._stk_review("MerchantRequestID mismatch", **base_vals)
+        if status == "success":
+            if self.config_id.confirm_stk_with_query:
+                # trusted only once the STK query agrees; the cron picks it up at once
+                self.write({**base_vals, "pending_callback": raw_text})
+                self.env.ref("pos_mpesa.ir_cron_mpesa_recover_stk")._trigger()
+                return self
+            self._stk_complete_success(callback, base_vals)
+        elif status in FAILURES:
+            self.write({**base_vals, "status": status})
+        elif status == "pending":
+            self.write(base_vals)
+        else:
+            self.write(
+                {
+                    **base_vals,
+                    "status": "needs_review",
+                    "review_reason": f"Unknown result code {callback.result_code}",
+                }
+            )
+        return self._notify_till()
+
+    def _stk_review(self, review_reason, **vals):
+        self.ensure_one()
+        self.write({**vals, "status": "needs_review", "review_reason": review_reason})
+        return self._notify_till()
+
+    def _stk_complete_success(self, callback, vals):
+        """A success on our row: check the money, then mark it paid (once per receipt)."""
+        self.ensure_one()
+        vals = dict(
+            vals,
+            mpesa_receipt_number=callback.receipt_number or False,
+            transaction_date=callback.transaction_time,
+            pending_callback=False,
+        )
+        if callback.phone:
+            vals["phone_number"] = callback.phone
+        if callback.amount is not None:
+            vals["amount"] = float(callback.amount)
+        if callback.amount is None or to_decimal(callback.amount) != to_decimal(self.requested_amount):
+            vals.update(
+                status="needs_review",
+                review_reason=(
+                    f"Amount mismatch: requested {self.requested_amount:.2f}, callback says {callback.amount}"
+                ),
+            )
+        elif not callback.receipt_number:
+            vals.update(status="needs_review", review_reason="Success without a receipt number")
+        else:
+            vals["status"] = "success"
+            twin = self.search(
+                [
+                    ("mpesa_receipt_number", "=", callback.receipt_number),
+                    ("callback_type", "=", "c2b"),
+                    ("id", "!=", self.id),
+                ],
+                limit=1,
+            )
+            if twin:
+                twin._lock_row()
+            if twin and twin.status == "success" and not twin.duplicate_of_id:
+                if twin.is_reconciled:
+                    # the C2B confirmation of this same payment came first and a till took it
+                    vals.update(
+                        status="needs_review",
+                        review_reason=f"Receipt already taken through C2B ({twin.pos_order_ref or twin.id})",
+                    )
+                else:
+                    # the same payment seen first as C2B: the STK row is the payment, the twin a copy
+                    twin.write({"duplicate_of_id": self.id})
+                    twin.flush_recordset()
+        with self._payment_guard():
+            self.write(vals)
+
+    # ================================================================== query
+
+    def _stk_query(self, force=False):
+        """Ask Daraja's STK query for a pending row, at most every STK_QUERY_INTERVAL seconds."""
+        self.ensure_one()
+        now = fields.Datetime.now()
+
+        def too_soon():
+            if force:
+                return False
+            if self.last_query_date and (now - self.last_query_date).total_seconds() < STK_QUERY_INTERVAL:
+                return True
+            return bool(
+                not self.pending_callback
+                and self.request_date
+                and (now - self.request_date).total_seconds() < STK_FIRST_QUERY_AFTER
+            )
+
+        if too_soon() or not self._lock_row(nowait=True):
+            return  # another worker is querying (or storing the callback) right now
+        if self.status != "pending" or not self.config_id or too_soon():
+            return
+        self.sudo().write({"last_query_date": now, "query_count": self.query_count + 1})
+        try:
+            result = self.config_id._get_daraja_client().stk_query(self.checkout_request_id)
+        except (DarajaError, UserError) as error:
+            _logger.info(
+                "STK query for %s gave no answer: %s",
+                self.checkout_request_id,
+                getattr(error, "message", error),
+            )
+            return
+        if status_value(result.result.status) != "pending":
+            self.sudo()._stk_on_query_result(result.result, result.raw)
+
+    def _stk_on_query_result(self, info, raw):
+        status = status_value(info.status)
+        vals = {
+            "result_code": info.code,
+            "result_desc": (raw or {}).get("ResultDesc") or info.message,
+            "reason": info.reason,
+            "confirmed_by_query": True,
+        }
+        if status == "success":
+            if self.pending_callback:
+                # a success callback was waiting for this confirmation: take its receipt and amount
+                self._stk_complete_success(parse_callback(self.pending_callback, "stk"), vals)
+                return self._notify_till()
+            vals.update(status="success", amount=self.requested_amount)
+        elif status in FAILURES:
+            vals["status"] = status
+            if self.pending_callback:
+                vals.update(
+                    status="needs_review",
+                    review_reason=self.env._(
+                        "The callback said paid but the STK query says %(code)s", code=info.code
+                    ),
+                )
+        else:
+            vals.update(
+                status="needs_review",
+                review_reason=self.env._("Unknown result code %(code)s", code=info.code),
+            )
+        self.write(vals)
+        return self._notify_till()
+
+    # ================================================================== the till's view
+
+    def _stk_past_wait(self):
+        self.ensure_one()
+        return bool(
+            self.request_date
+            and fields.Datetime.now() - self.request_date >= timedelta(seconds=STK_WAIT_SECONDS)
+        )
+
+    def _stk_status_for_till(self):
+        """check_status: the row's state for the till that pushed; a success is claimed for its order."""
+        self.ensure_one()
+        if self.status == "pending":
+            self._stk_query()
+        if self.status == "pending" and self._stk_past_wait():
+            if self.pending_callback:
+                # M-Pesa said paid and the confirming query has not answered yet: not a timeout
+                self.env.ref("pos_mpesa.ir_cron_mpesa_recover_stk")._trigger()
+                return self._stk_answer(reason="confirming")
+            # the till gives up; a result arriving later is still stored and offered by the C2B search
+            self.sudo().write({"stk_abandoned": True})
+            return dict(
+                self._stk_answer(reason="timeout"), status="failed", result_code=None, receipt_number=None
+            )
+        answer = self._stk_answer()
+        if self.status == "success" and not self._stk_claim_for_pusher():
+            answer.update(status="error", message=str(MSG_ALREADY) + self.env._(" by another till"))
+        return answer
+
+    def _stk_order_key(self):
+        """The order the push was for: its uuid, else the reference the till sent."""
+        self.ensure_one()
+        return self.order_key or self.order_reference or f"stk:{self.checkout_request_id}"
+
+    def _stk_claim_for_pusher(self):
+        """The pushing till takes its own payment for the order it pushed for (not for another)."""
+        self.ensure_one()
+        key = self._stk_order_key()
+        if self._claim_is_for([key]):
+            return True
+        return self._claim(key, pos_config=self.pos_config_id, pos_session=self.pos_session_id)
+
+    def _stk_cancel_by_till(self):
+        """The till stops waiting. A payment that arrived meanwhile stays the till's: it is told so."""
+        self.ensure_one()
+        self._lock_row()
+        if self.status == "success" and self._stk_claim_for_pusher():
+            return dict(
+                self._stk_answer(),
+                message=self.env._("The customer had already paid: the payment is kept for this order."),
+            )
+        self.sudo().write({"stk_abandoned": True})
+        return {
+            "success": True,
+            "message": self.env._(
+                "Payment request abandoned. If the customer pays anyway, "
+                "the payment can be matched with the C2B search."
+            ),
+            "status": ANSWER_STATUS[self.status],
+        }
+
+    @api.model
+    def _mpesa_message(self, reason):
+        return str(REASON_MESSAGES.get(reason) or REASON_MESSAGES["unknown"])
+
+    def _stk_answer(self, reason=None):
+        """check_status answer for this row (the brief's shape plus reason, receipt and row id)."""
+        self.ensure_one()
+        if reason is None:
+            reason = self.reason or ("paid" if self.status == "success" else "unknown")
+            if self.status == "pending":
+                reason = "pending"
+            if self.status == "needs_review":
+                reason = "unknown"
+        return {
+            "success": True,
+            "status": ANSWER_STATUS[self.status],
+            "message": self._mpesa_message(reason),
+            "reason": reason,
+            "result_code": self.result_code or None,
+            "receipt_number": self.mpesa_receipt_number or None,
+            "callback_id": self.id,
+        }
+
+    # ================================================================== bus
+
+    def _notify_till(self):
+        """Push an STK result to the till that sent the push (MPESA_PAYMENT_STATUS)."""
+        for row in self.filtered(lambda r: r.callback_type == "stk" and r.pos_config_id):
+            answer = row._stk_answer()
+            row.pos_config_id.sudo()._notify(
+                "MPESA_PAYMENT_STATUS",
+                {
+                    "checkout_request_id": row.checkout_request_id,
+                    "status": answer["status"],
+                    "reason": answer["reason"],
+                    "message": answer["message"],
+                    "receipt_number": answer["receipt_number"],
+                    "callback_id": row.id,
+                },
+            )
+        return self
+
+    # ================================================================== recovery cron
+
+    @api.model
+    def _cron_recover_stk(self):
+        """Lost or unconfirmed STK callbacks: query pending requests past their wait."""
+        now = fields.Datetime.now()
+        rows = self.sudo().search(
+            [
+                ("callback_type", "=", "stk"),
+                ("status", "=", "pending"),
+                ("config_id", "!=", False),
+                "|",
+                ("pending_callback", "!=", False),
+                ("request_date", "<=", now - timedelta(seconds=STK_WAIT_SECONDS)),
+            ],
+            order="request_date",
+            limit=100,
+        )
+        for row in rows:
+            row._stk_query(force=bool(row.pending_callback))
+            if row.status == "pending" and row.request_date and now - row.request_date > STK_REVIEW_AFTER:
+                row._stk_review("No final answer from M-Pesa: check the M-Pesa statement")
+        return len(rows)
