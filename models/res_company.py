@@ -8,5 +8,5 @@ class ResCompany(models.Model):
         "mpesa.config",
         string="Default M-Pesa Account",
         domain="[('company_id', '=', id)]",
-        help="Used by Settings → M-Pesa Integration and by tills whose payment method has no account.",
+        help="Chosen in Settings → Point of Sale → M-Pesa; used by tills whose payment method has none.",
     )

@@ -44,7 +44,6 @@ class TestMpesaConfig(MpesaCase):
             "consumer_secret",
             "passkey",
             "callback_token",
-            "access_token",
             "stk_callback_url",
         ):
             with self.assertRaises(AccessError, msg=field):
@@ -103,10 +102,11 @@ class TestMpesaConfig(MpesaCase):
     def test_test_connection_button(self):
         action = self.mpesa_config.with_user(self.pos_manager).action_test_connection()
         self.assertEqual(action["params"]["type"], "success")
-        self.mpesa_config.invalidate_recordset()  # the token store writes through its own cursor
-        self.assertTrue(self.mpesa_config.sudo().access_token)
+        self.env.invalidate_all()  # the token store writes through its own cursor
+        token_row = self.env["mpesa.oauth.token"].search([("config_id", "=", self.mpesa_config.id)])
+        self.assertTrue(token_row.access_token)
         self.mpesa_config.consumer_secret = "wrong-secret"
-        self.assertFalse(self.mpesa_config.sudo().access_token)  # credentials changed: cache dropped
+        self.assertFalse(token_row.access_token)  # credentials changed: cache dropped
         action = self.mpesa_config.with_user(self.pos_manager).action_test_connection()
         self.assertEqual(action["params"]["type"], "danger")
         self.assertNotIn("wrong-secret", action["params"]["message"])
@@ -117,44 +117,73 @@ class TestMpesaConfig(MpesaCase):
         first = client.get_access_token()
         again = self.mpesa_config._get_daraja_client().get_access_token()
         self.assertEqual(first, again)
-        self.env.cr.execute("SELECT access_token FROM mpesa_config WHERE id = %s", (self.mpesa_config.id,))
+        # its own row, not the account's: refreshing it never locks the account an admin edits
+        self.env.cr.execute(
+            "SELECT access_token FROM mpesa_oauth_token WHERE config_id = %s", (self.mpesa_config.id,)
+        )
         self.assertEqual(self.env.cr.fetchone()[0], first)
 
     def test_settings_block_and_buttons(self):
         settings = self.env["res.config.settings"].with_user(self.pos_manager).create({})
         self.assertEqual(settings.mpesa_config_id, self.mpesa_config)
-        self.assertEqual(settings.mpesa_business_shortcode, "174379")
-        self.assertFalse(settings.mpesa_consumer_secret)  # never sent back to the browser
-        self.assertTrue(settings.mpesa_credentials_set)
+        self.assertEqual(settings.mpesa_environment, "simulator")
+        self.assertFalse(settings.mpesa_c2b_registered)
         action = settings.action_mpesa_test_connection()
         self.assertEqual(action["params"]["type"], "success")
         action = settings.action_mpesa_register_c2b()
         self.assertIn("C2B URLs registered successfully", action["params"]["message"])
         self.assertTrue(self.mpesa_config.c2b_registered)
-        settings.mpesa_c2b_api_version = "v1"
-        settings.execute()
-        self.assertEqual(self.mpesa_config.c2b_api_version, "v1")
-        self.assertEqual(self.mpesa_config.sudo().consumer_secret, "sim-consumer-secret")  # kept
+        settings.invalidate_recordset()
+        self.assertTrue(settings.mpesa_c2b_registered)  # read from the account, not a copy
+        action = settings.action_mpesa_open_account()
+        self.assertEqual((action["res_model"], action["res_id"]), ("mpesa.config", self.mpesa_config.id))
 
-    def test_settings_create_default_account(self):
-        self.company.mpesa_config_id = False
-        settings = (
-            self.env["res.config.settings"]
-            .with_user(self.pos_manager)
-            .create(
-                {
-                    "mpesa_environment": "sandbox",
-                    "mpesa_business_shortcode": "174379",
-                    "mpesa_consumer_key": "k",
-                    "mpesa_consumer_secret": "s",
-                    "mpesa_passkey": "p",
-                }
+    def test_settings_fields_are_the_accounts(self):
+        """The block holds no value of its own: each field is the company's or its default account's."""
+        fields_ = {
+            name: field for name, field in self.env["res.config.settings"]._fields.items() if "mpesa" in name
+        }
+        self.assertTrue(fields_)
+        for name, field in fields_.items():
+            self.assertTrue(
+                field.related and field.related.split(".")[0] in ("company_id", "mpesa_config_id"),
+                f"res.config.settings.{name} is not a related field of the company's M-Pesa account",
             )
+        self.assertEqual(fields_["mpesa_config_id"].related, "company_id.mpesa_config_id")
+        # no credential goes through the settings page
+        secrets = {"consumer_key", "consumer_secret", "passkey", "callback_token", "access_token"}
+        self.assertFalse({f.related.split(".")[-1] for f in fields_.values()} & secrets)
+
+    def test_settings_choose_default_account(self):
+        till = self.env["mpesa.config"].create(
+            {
+                "name": "Branch Till",
+                "account_type": "till",
+                "business_shortcode": "174380",
+                "till_number": "174381",
+            }
         )
+        settings = self.env["res.config.settings"].with_user(self.pos_manager).create({})
+        settings.mpesa_config_id = till
         settings.execute()
-        config = self.company.mpesa_config_id
-        self.assertTrue(config)
-        self.assertEqual(config.sudo().consumer_secret, "s")
+        self.assertEqual(self.company.mpesa_config_id, till)
+        self.assertEqual(self.mpesa_config.account_type, "paybill")  # the other account is untouched
+        settings = self.env["res.config.settings"].with_user(self.pos_manager).create({})
+        self.assertEqual(settings.mpesa_config_id, till)
+        self.assertEqual(settings.mpesa_environment, "sandbox")
+
+    def test_settings_without_account_opens_a_new_one(self):
+        self.company.mpesa_config_id = False
+        accounts = self.env["mpesa.config"].search_count([])
+        settings = self.env["res.config.settings"].with_user(self.pos_manager).create({})
+        self.assertFalse(settings.mpesa_config_id)
+        action = settings.action_mpesa_open_account()
+        self.assertEqual(action["res_model"], "mpesa.config")
+        self.assertFalse(action["res_id"])
+        self.assertEqual(action["context"]["default_company_id"], self.company.id)
+        settings.execute()  # saving the page creates nothing
+        self.assertFalse(self.company.mpesa_config_id)
+        self.assertEqual(self.env["mpesa.config"].search_count([]), accounts)
 
     def test_production_registration_is_once(self):
         self.mpesa_config.write(
@@ -206,7 +235,6 @@ class TestMpesaConfig(MpesaCase):
         self.mpesa_config.invalidate_recordset()
         config = self.mpesa_config.sudo()
         self.assertEqual(config.environment, "sandbox")
-        self.assertFalse(
-            config.consumer_secret or config.consumer_key or config.passkey or config.access_token
-        )
+        self.assertFalse(config.consumer_secret or config.consumer_key or config.passkey)
+        self.assertFalse(self.env["mpesa.oauth.token"].search_count([]))
         self.assertNotEqual(config.callback_token, old_token)

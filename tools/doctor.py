@@ -7,7 +7,7 @@ import sys
 import apt
 import pg
 import runtime as rt
-from common import REPO, home, main_guard, which_browser
+from common import REPO, home, is_ci, main_guard, which_browser
 from devenv import dev_venv, dev_venv_ready, node_tool, node_tools_ready
 
 
@@ -84,8 +84,10 @@ def main():
         print(
             "  make test runs the pure suite only"
             if runtime is None
-            else "  make test runs everything but the tours"
+            else "  make test runs everything but the POS tours and the hoot unit tests (skipped)"
         )
+    if runtime is None and is_ci():
+        print("  CI=true: .ci/run fails without the Odoo runtime (POS_MPESA_ALLOW_NO_ODOO=1 accepts it)")
     return 0
 
 

@@ -3,14 +3,21 @@
 1. pure Python (pytest on pyproject's testpaths, in the dev venv) - always;
 2. Odoo Python tests and 3. POS tours (headless Chromium): one odoo-bin run installing pos_mpesa
    without demo data on a copy of a cached template, `--test-tags /pos_mpesa`;
-4. install check with demo data (pos_mpesa on a copy of the demo template, no tests).
-2-4 run when the Odoo runtime exists (or ODOO_SRC=... is given: then it is built first).
+4. hoot unit tests (static/tests/unit, headless Chromium): Odoo's own runner, WebSuite.test_unit_desktop,
+   scoped to @pos_mpesa, on the same database (a second odoo-bin run: post-install tests of a module
+   that is not being installed only run without -i);
+5. install check with demo data (pos_mpesa on a copy of the demo template, no tests);
+6. reliability (quick) and 7. bench (quick): `tools/run reliability --quick` / `tools/run bench --quick`,
+   each when its script exists; their last `N passed, N failed` line is counted.
+2-7 run when the Odoo runtime exists (or ODOO_SRC=... is given: then it is built first).
 The last line is `N passed, N failed` (+ `, N skipped`); the exit status is 1 on any failure.
 VERBOSE=1 echoes the whole Odoo log; logs are kept in .local/logs/.
 """
 
 import os
+import re
 import subprocess
+import sys
 import tempfile
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -21,7 +28,7 @@ import runtime as rt
 from common import MODULE, REPO, ToolError, free_port, main_guard, say, which_browser
 from devenv import dev_tool, ensure_dev_venv
 from odoo_exec import Odoo, db_prefix
-from odoo_log import RECORD, parse, tour_classes
+from odoo_log import RECORD, parse, records, tour_classes
 from templates import ensure_template
 
 
@@ -73,8 +80,9 @@ def run_pure() -> Suite:
     return suite
 
 
-def _echo_filter(verbose: bool):
-    """Print the interesting part of a live Odoo log: tests starting, failures, errors."""
+def _echo_filter(verbose: bool, loggers=()):
+    """Print the interesting part of a live Odoo log: tests starting, failures, errors
+    (and the [HOOT] lines of the given loggers)."""
     state = {"show": False}
 
     def echo(line: str):
@@ -94,12 +102,98 @@ def _echo_filter(verbose: bool):
             ("Starting ", "skipped ")
         ):
             print(f"  {msg.removesuffix(' ...')}", flush=True)
+        elif match["logger"].startswith(loggers or "\0") and msg.startswith(
+            ("[HOOT] Test ", "[HOOT] Passed", "[HOOT] Failed", "skipped ")
+        ):
+            print(f"  {msg.strip()}", flush=True)
 
     return echo
 
 
+HOOT_NAME = "hoot unit tests (Chromium)"
+HOOT_TAGS = f"/web:WebSuite.test_unit_desktop[@{MODULE}]"  # Odoo's unit-test runner, our tests only
+HOOT_DONE = re.compile(
+    r"\[HOOT\] (?:Passed (?P<passed>\d+) tests|Failed (?P<failed>\d+) tests \((?P<also_passed>\d+) passed)"
+)
+HOOT_TEST = re.compile(r"^WebSuite\.test_unit_desktop\b")
+STATIC_HOOT_TEST = re.compile(r"^\s*test(?:\.\w+)*\(", re.MULTILINE)
+
+
+def static_hoot_count() -> int:
+    """test(...) calls in static/tests/unit: what a skipped hoot run leaves untested."""
+    return sum(
+        len(STATIC_HOOT_TEST.findall(path.read_text(errors="replace")))
+        for path in sorted((REPO / "static" / "tests" / "unit").rglob("*.test.js"))
+    )
+
+
+def parse_hoot(lines) -> Suite:
+    """Counts of one WebSuite.test_unit_desktop run: hoot's own closing line, or why it never came."""
+    suite = Suite(HOOT_NAME)
+    done = runner_failed = runner_skipped = None
+    for rec in records(lines):
+        found = HOOT_DONE.search(rec.message)
+        if found:
+            done = found
+        if rec.logger.startswith("odoo.addons.web."):
+            if (
+                rec.level == "INFO"
+                and rec.message.startswith("skipped ")
+                and "test_unit_desktop" in rec.message
+            ):
+                runner_skipped = rec.message
+            failure = rec.level in ("ERROR", "CRITICAL") and re.match(r"^(FAIL|ERROR): ", rec.message)
+            if failure and "test_unit_desktop" in rec.message:
+                runner_failed = rec.message
+    if done:
+        if done["passed"] is not None:
+            suite.passed = int(done["passed"])
+        else:
+            suite.failed, suite.passed = int(done["failed"]), int(done["also_passed"])
+    if runner_skipped and not done:
+        suite.skipped = static_hoot_count() or 1
+        suite.note = runner_skipped.split(" : ", 1)[-1]
+    elif not done:
+        suite.failed = max(suite.failed, 1)
+        suite.note = "the hoot runner never reported (see the log)"
+    elif suite.passed + suite.failed == 0:
+        suite.failed = 1
+        suite.note = f"no hoot test matched @{MODULE} (static/tests/unit in web.assets_unit_tests?)"
+    elif runner_failed and suite.failed == 0:
+        suite.failed = 1  # every test passed but the runner failed (timeout, error outside a test)
+        suite.note = runner_failed[:200]
+    return suite
+
+
+def run_hoot(odoo, db, verbose: bool) -> Suite:
+    """Odoo's own hoot runner in headless Chromium, on a database where pos_mpesa is installed."""
+    if not which_browser():
+        return Suite(
+            HOOT_NAME,
+            skipped=static_hoot_count() or 1,
+            note="no chromium/google-chrome on PATH (apt-get install chromium)",
+        )
+    say(f"running the hoot unit tests (static/tests/unit) in headless Chromium on {db}")
+    port = free_port()
+    rc, log = odoo.run_logged(
+        db,
+        ["--test-tags", HOOT_TAGS, "--stop-after-init", "--max-cron-threads=0"],
+        f"odoo-hoot-{os.getpid()}",
+        echo=_echo_filter(verbose, loggers=("odoo.addons.web.tests.test_js.",)),
+        http_port=port,
+    )
+    suite = parse_hoot(log.read_text(errors="replace").splitlines())
+    if rc != 0 and suite.failed == 0:
+        suite.failed = 1
+        suite.note = f"odoo-bin exit {rc}; log: {log}"
+    if suite.failed:
+        say(f"hoot log: {log}")
+    return suite
+
+
 def run_odoo_suites(odoo, verbose: bool) -> list[Suite]:
     python_suite, tour_suite = Suite("Odoo Python tests"), Suite("POS tours (Chromium)")
+    hoot_suite = Suite(HOOT_NAME, ran=False, note="pos_mpesa did not install")
     demo_check = Suite("install with demo data")
     if not which_browser():
         tour_suite.note = "no chromium/google-chrome on PATH: Odoo skips the tours (apt-get install chromium)"
@@ -135,6 +229,8 @@ def run_odoo_suites(odoo, verbose: bool) -> list[Suite]:
                 python_suite.note = python_suite.note or "Odoo found no tests in tests/"
         if python_suite.failed or tour_suite.failed:
             say(f"Odoo test log: {log}")
+        if result.result is not None:
+            hoot_suite = run_hoot(odoo, test_db, verbose)
 
         demo_template = ensure_template(odoo, demo=True)
         odoo.copy_db(demo_template, demo_db)
@@ -161,12 +257,54 @@ def run_odoo_suites(odoo, verbose: bool) -> list[Suite]:
                 odoo.drop_db(db)
             except ToolError as exc:
                 say(f"could not drop {db}: {exc}")
-    return [python_suite, tour_suite, demo_check]
+    return [python_suite, tour_suite, hoot_suite, demo_check]
 
 
 def skipped_odoo_suites(reason: str) -> list[Suite]:
-    names = ("Odoo Python tests", "POS tours (Chromium)", "install with demo data")
+    names = ("Odoo Python tests", "POS tours (Chromium)", HOOT_NAME, "install with demo data")
     return [Suite(name, ran=False, note=reason) for name in names]
+
+
+SUMMARY_LINE = re.compile(r"^(\d+) passed, (\d+) failed(?:, (\d+) skipped)?$")
+# suites of their own scripts (real servers over HTTP), quick variants; after the Odoo suites
+SCRIPT_SUITES = (("reliability (quick)", "reliability"), ("bench (quick)", "bench"))
+
+
+def run_script_suite(name: str, script: str) -> Suite:
+    """`tools/run <script> --quick`, its output echoed; its last `N passed, N failed` line is the result."""
+    if not (REPO / "tools" / f"{script}.py").exists():
+        return Suite(name, ran=False, note=f"tools/{script}.py does not exist yet")
+    say(f"running {name}: tools/run {script} --quick")
+    proc = subprocess.Popen(
+        [str(REPO / "tools" / "run"), script, "--quick"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+    )
+    last = None
+    try:
+        for line in proc.stdout:
+            sys.stdout.write("    " + line)
+            sys.stdout.flush()
+            last = SUMMARY_LINE.match(line.strip()) or last
+        rc = proc.wait()
+    except BaseException:
+        proc.terminate()
+        proc.wait()
+        raise
+    suite = Suite(name)
+    if last:
+        suite.passed, suite.failed = int(last[1]), int(last[2])
+        suite.skipped = int(last[3] or 0)
+    if last is None:
+        suite.failed = max(suite.failed, 1)
+        suite.note = f"no `N passed, N failed` line (exit {rc})"
+    elif rc != 0:
+        suite.failed = max(suite.failed, 1)
+        suite.note = f"exit {rc}"
+    return suite
 
 
 def main():
@@ -177,7 +315,9 @@ def main():
     else:
         runtime, why = rt.find()
     if runtime is None:
-        suites += skipped_odoo_suites(f"{why} (install it: make runtime ODOO_SRC=/path/to/odoo-19.0)")
+        reason = f"{why} (install it: make runtime ODOO_SRC=/path/to/odoo-19.0)"
+        suites += skipped_odoo_suites(reason)
+        suites += [Suite(name, ran=False, note=reason) for name, _script in SCRIPT_SUITES]
     else:
         say(f"Odoo runtime: {runtime}")
         pg = None
@@ -195,6 +335,7 @@ def main():
         finally:
             if pg:
                 pg.close()
+        suites += [run_script_suite(name, script) for name, script in SCRIPT_SUITES]
 
     print("\n== pos_mpesa test summary ==")
     for suite in suites:
