@@ -20,6 +20,7 @@ class StkAccount:
     party_b: str  # the paybill itself, or the till number
     passkey: str
     name: str
+    c2b_shortcode: str = ""  # the C2B shortcode its payments also reach (the STK -> C2B twin)
 
     @property
     def transaction_type(self) -> str:
@@ -51,8 +52,8 @@ class C2BAccount:
 
 def default_stk_accounts() -> dict[str, StkAccount]:
     return {
-        "174379": StkAccount("174379", PAYBILL, "174379", SANDBOX_PASSKEY, "SIM PAYBILL SHOP"),
-        "174380": StkAccount("174380", TILL, "174381", SANDBOX_PASSKEY, "SIM TILL SHOP"),
+        "174379": StkAccount("174379", PAYBILL, "174379", SANDBOX_PASSKEY, "SIM PAYBILL SHOP", "600984"),
+        "174380": StkAccount("174380", TILL, "174381", SANDBOX_PASSKEY, "SIM TILL SHOP", "174381"),
     }
 
 

@@ -19,6 +19,15 @@ MAX_BILL_REF = 20
 _LOCAL_PHONE = re.compile(r"^0([17][0-9]{8})$")
 
 
+def unregistered_message(shortcode: str) -> str:
+    """What to do when a shortcode has no C2B URLs: the payment would reach nobody."""
+    return (
+        f"No C2B URLs are registered for {shortcode}, so Odoo would never hear of this payment. "
+        "In Odoo: Point of Sale > Configuration > M-Pesa Accounts > the account using this shortcode "
+        '> "Register C2B Callback URLs" (`make run` does it for the demo accounts), then pay again.'
+    )
+
+
 def present_msisdn(msisdn: str, mode: str) -> str:
     """The MSISDN as the confirmation shows it: plain, masked (2547 ***** 126) or SHA-256 hex."""
     if mode == "masked":
@@ -131,9 +140,7 @@ class C2BService:
         if mode not in MSISDN_MODES:
             raise ControlError(400, f"msisdn_mode must be one of {', '.join(MSISDN_MODES)}")
         if account.shortcode not in self.state.registrations:
-            raise ControlError(
-                409, f"No C2B URLs are registered for {account.shortcode}; register them first (registerurl)"
-            )
+            raise ControlError(409, unregistered_message(account.shortcode))
         return self.start_payment(account, amount, msisdn, bill_ref, mode, "control").public()
 
     def start_payment(self, account, amount, msisdn, bill_ref, mode, source) -> C2BPayment:
@@ -172,6 +179,24 @@ class C2BService:
             "LastName": "DOE",
         }
 
+    def stk_twin_notification(self, txn, shortcode: str) -> dict:
+        """The C2B confirmation Safaricom sends for a paid STK push to a paybill/till whose C2B URLs
+        are registered: TransID is the STK receipt (called with the state lock held)."""
+        account = self.state.c2b_accounts[shortcode]
+        self.state.balances[shortcode] = self.state.balances.get(shortcode, 0) + txn.amount
+        twin = C2BPayment(
+            trans_id=txn.receipt_number,
+            shortcode=shortcode,
+            merchant_name=account.name,
+            amount=txn.amount,
+            msisdn=txn.phone,
+            msisdn_sent=present_msisdn(txn.phone, self.state.options.c2b_msisdn_mode),
+            bill_ref_number=txn.account_reference[:MAX_BILL_REF],
+            created_at=txn.completed_at,
+            source="stk",
+        )
+        return self._notification(twin, f"{self.state.balances[shortcode]}.00", "")
+
     def _finish(self, payment: C2BPayment, status: str, detail: str = "") -> None:
         with self.state.lock:
             payment.status, payment.detail = status, detail
@@ -184,7 +209,7 @@ class C2BService:
         if payment is None:
             return
         if registration is None:
-            self._finish(payment, "not_delivered", "No C2B URLs registered for this shortcode")
+            self._finish(payment, "not_delivered", unregistered_message(payment.shortcode))
             return
         third_party = ""
         if account.validation_enabled:

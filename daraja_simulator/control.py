@@ -64,6 +64,10 @@ class ControlApi:
                 return json_response(200, self._scenarios())
             if sub == "options":
                 return json_response(200, self.state.options.public())
+            if sub == "faults":
+                with self.state.lock:
+                    counts = {"seen": self.state.fault_seen, "served": self.state.fault_served}
+                return json_response(200, {"fault": self.state.options.fault, **counts})
             raise ControlError(404, "Unknown control endpoint")
         if method != "POST":
             raise ControlError(405, "Use GET or POST")
@@ -116,18 +120,25 @@ class ControlApi:
         if delivery not in DELIVERY_MODES:
             raise ControlError(400, f"callback must be one of {', '.join(DELIVERY_MODES)}")
         code = data.get("result_code")
+        query_code = None
+        if data.get("query_result_code") is not None:
+            # the STK query answers this code once the prompt is final, whatever the callback said
+            query_code = self._code({"result_code": data["query_result_code"]})
         with self.state.lock:
             if code is None:
                 self.state.scenario_overrides.pop(phone, None)  # back to the suffix table
             elif code == "interactive":
                 self.state.scenario_overrides[phone] = INTERACTIVE
             else:
-                self.state.scenario_overrides[phone] = Scenario(self._code(data), delivery)
+                self.state.scenario_overrides[phone] = Scenario(self._code(data), delivery, query_code)
         return self._scenarios()
 
     def _scenarios(self) -> dict:
         def show(scenario):
-            return {"result_code": scenario.result_code, "callback": scenario.delivery}
+            shown = {"result_code": scenario.result_code, "callback": scenario.delivery}
+            if scenario.query_code is not None:
+                shown["query_result_code"] = scenario.query_code
+            return shown
 
         with self.state.lock:
             overrides = {phone: show(s) for phone, s in self.state.scenario_overrides.items()}
@@ -199,6 +210,8 @@ class ControlApi:
             except ValueError as exc:
                 raise ControlError(400, str(exc)) from None
             self.state.options = candidate
+            if any(name.startswith("fault") for name in changes):
+                self.state.fault_seen = self.state.fault_served = 0  # counted from the new setting
             return candidate.public()
 
     def _advance_clock(self, data: dict) -> dict:

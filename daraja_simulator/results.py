@@ -52,6 +52,7 @@ DELIVERY_MODES = (ONCE, NONE, TWICE)
 class Scenario:
     result_code: str | None  # None: interactive (the phone page decides, or the prompt expires)
     delivery: str = ONCE
+    query_code: str | None = None  # the STK query contradicts the callback with this code (None: agrees)
 
     @property
     def interactive(self) -> bool:

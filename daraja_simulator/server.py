@@ -1,5 +1,6 @@
 """HTTP layer: routing Daraja's paths, the control API and the phone page; start/stop."""
 
+import contextlib
 import html
 import logging
 import re
@@ -13,7 +14,7 @@ from .c2b import C2BService
 from .control import ControlApi
 from .delivery import Deliverer, Scheduler
 from .http_types import ApiError, Request, Response
-from .oauth import generate
+from .oauth import C2B_FAMILY, STK_FAMILY, generate
 from .state import Options, SimulatorState
 from .stk import StkService
 
@@ -102,8 +103,8 @@ class _App:
         self.odoo_url = odoo_url
         self.scheduler = Scheduler()
         self.deliverer = Deliverer(state)
-        self.stk = StkService(state, self.scheduler, self.deliverer)
         self.c2b = C2BService(state, self.scheduler, self.deliverer)
+        self.stk = StkService(state, self.scheduler, self.deliverer, self.c2b)
         self.control = ControlApi(state, self.stk, self.c2b, self.deliverer, self.scheduler)
 
     def dispatch(self, request: Request) -> Response:
@@ -115,21 +116,49 @@ class _App:
                 raise ApiError(405, "405.001", "Method Not Allowed")
             return self.phone_page()
         if path == "/oauth/v1/generate":
-            return generate(self.state, request)
+            return self._with_fault("oauth", request, lambda req: generate(self.state, req))
         handler = None
         if path == "/mpesa/stkpush/v1/processrequest":
-            handler = self.stk.push
+            api, handler = "stk_push", self.stk.push
         elif path == "/mpesa/stkpushquery/v1/query":
-            handler = self.stk.query
+            api, handler = "stk_query", self.stk.query
         else:
             match = _C2B_PATH.match(path)
             if match:
                 version, action = match.groups()
                 service = self.c2b.register if action == "registerurl" else self.c2b.simulate
-                return self._post_only(request, lambda req: service(req, version))
+                api = "c2b_register" if action == "registerurl" else "c2b_simulate"
+                return self._post_only(
+                    request, lambda req: self._with_fault(api, req, lambda r: service(r, version))
+                )
         if handler is None:
             raise ApiError(404, "404.001.01", "Resource not found")
-        return self._post_only(request, handler)
+        return self._post_only(request, lambda req: self._with_fault(api, req, handler))
+
+    def _with_fault(self, api: str, request: Request, handler) -> Response:
+        """The handler's answer, unless the fault options (state.FAULTS) say this request fails."""
+        fault = self.state.take_fault(api)
+        if fault is None:
+            return handler(request)
+        options = self.state.options
+        if fault == "hang":
+            response = handler(request)
+            self.state.stopping.wait(options.fault_hang_seconds)
+            return response
+        if fault == "spike_arrest":  # refused before any work, like a rate limit
+            return ApiError(500, "500.003.02", "Error Occurred: Spike Arrest Violation").response()
+        if fault == "token_invalidated":
+            with self.state.lock:
+                self.state.tokens.clear()
+            family = STK_FAMILY if api.startswith("stk") else C2B_FAMILY
+            if api == "oauth":  # a fresh token is issued, then dies at once
+                return handler(request)
+            return family.response()
+        if options.fault_processed:
+            # the work is done (a prompt sent, URLs registered), only the answer is lost: ambiguous
+            with contextlib.suppress(ApiError):
+                handler(request)
+        return _FAULT_RESPONSES[fault]()
 
     @staticmethod
     def _post_only(request, handler) -> Response:
@@ -145,6 +174,19 @@ class _App:
             link = f'<a class="odoo" href="{url}" target="_blank" rel="noopener">Open Odoo</a>'
         page = _PAGE.read_text(encoding="utf-8").replace("<!--ODOO_LINK-->", link)
         return Response(200, page.encode("utf-8"), content_type="text/html; charset=utf-8")
+
+
+def _html(status: int, title: str) -> Response:
+    page = f"<html><head><title>{title}</title></head><body><h1>{title}</h1></body></html>"
+    return Response(status, page.encode(), content_type="text/html")
+
+
+_FAULT_RESPONSES = {
+    "http_500": lambda: ApiError(500, "500.003.1001", "Internal Server Error").response(),
+    "http_503": lambda: _html(503, "503 Service Unavailable"),
+    "empty_body": lambda: Response(200, b"", content_type="application/json"),
+    "html_body": lambda: _html(200, "Apigee SPA Proxy"),
+}
 
 
 class SimulatorServer:

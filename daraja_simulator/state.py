@@ -11,6 +11,21 @@ BAD_CREDENTIALS_MODES = ("empty", "400.008.01", "999991")
 QUERY_PENDING_MODES = ("alternate", "500", "4999")
 MSISDN_MODES = ("plain", "masked", "hashed")
 LONG_REFERENCE_MODES = ("reject", "no_prompt")
+# An STK payment to a shortcode with registered C2B URLs is also notified to its C2B confirmation URL,
+# with the same receipt as TransID: after the STK callback, at the same moment (two threads), or never.
+STK_TWIN_MODES = ("after", "same_moment", "off")
+# Faults a Daraja API may answer with (reference §1.1, §2.3): see Options.fault.
+FAULTS = (
+    "none",
+    "http_500",  # HTTP 500, Daraja's JSON 500.003.1001 Internal Server Error
+    "http_503",  # HTTP 503 from the gateway, an HTML page
+    "spike_arrest",  # HTTP 500, 500.003.02 Spike Arrest Violation (rate limit): not processed
+    "token_invalidated",  # the bearer token dies (all tokens forgotten): the API family's invalid token
+    "empty_body",  # HTTP 200, empty body
+    "html_body",  # HTTP 200, an HTML page (Apigee proxy)
+    "hang",  # the answer comes fault_hang_seconds late (processed first): past the client's timeout
+)
+FAULT_APIS = ("oauth", "stk_push", "stk_query", "c2b_register", "c2b_simulate")
 
 
 @dataclass
@@ -32,6 +47,13 @@ class Options:
     callback_forwarded_for: str = ""  # X-Forwarded-For on callbacks, e.g. a Safaricom address
     push_response_delay: float = 0.0  # answer processrequest late (prompt already sent): client timeouts
     c2b_api_version: str = "v2"  # the C2B product version of every C2B account at start/reset
+    stk_c2b_twin: str = "after"  # STK_TWIN_MODES
+    fault: str = "none"  # FAULTS: injected into the APIs of fault_apis
+    fault_apis: str = "stk_push,stk_query"  # comma-separated FAULT_APIS
+    fault_every: int = 1  # every Nth request to those APIs gets the fault (1: all)
+    fault_limit: int = 0  # at most this many faults, then normal answers again (0: no limit)
+    fault_processed: bool = False  # http_500/http_503/empty_body/html_body after doing the work (ambiguous)
+    fault_hang_seconds: float = 30.0  # how late a "hang" answer comes
     consumer_key: str = CONSUMER_KEY
     consumer_secret: str = CONSUMER_SECRET
 
@@ -42,6 +64,8 @@ class Options:
             ("c2b_msisdn_mode", self.c2b_msisdn_mode, MSISDN_MODES),
             ("long_account_reference", self.long_account_reference, LONG_REFERENCE_MODES),
             ("c2b_api_version", self.c2b_api_version, ("v1", "v2")),
+            ("stk_c2b_twin", self.stk_c2b_twin, STK_TWIN_MODES),
+            ("fault", self.fault, FAULTS),
         ):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}")
@@ -51,6 +75,14 @@ class Options:
             raise ValueError("prompt_timeout and validation_timeout must be > 0")
         if any(ch in self.callback_forwarded_for for ch in "\r\n"):
             raise ValueError("callback_forwarded_for must be one line")
+        unknown_apis = set(self.fault_api_set()) - set(FAULT_APIS)
+        if unknown_apis or not self.fault_api_set():
+            raise ValueError(f"fault_apis must list some of {', '.join(FAULT_APIS)}")
+        if self.fault_every < 1 or self.fault_limit < 0 or self.fault_hang_seconds < 0:
+            raise ValueError("fault_every must be >= 1, fault_limit and fault_hang_seconds >= 0")
+
+    def fault_api_set(self) -> tuple:
+        return tuple(name.strip() for name in self.fault_apis.split(",") if name.strip())
 
     def public(self) -> dict:
         data = asdict(self)
@@ -78,6 +110,7 @@ class StkTransaction:
     receipt_number: str | None = None
     completed_at: float | None = None
     polls: int = 0
+    c2b_twin: str = ""  # "" | sent | not_registered | off: the C2B confirmation of this STK payment
 
     def public(self) -> dict:
         return {
@@ -95,11 +128,21 @@ class StkTransaction:
             "interactive": self.scenario.interactive and self.forced_code is None,
             "delivery": self.scenario.delivery,
             "result_code": self.result_code,
+            "query_result_code": self.query_code(),
             "receipt_number": self.receipt_number,
+            "c2b_twin": self.c2b_twin,
             "created_at": self.created_at,
             "expires_at": self.expires_at,
             "completed_at": self.completed_at,
         }
+
+    def query_code(self) -> str | None:
+        """What the STK query reports once final: the scenario may contradict the callback."""
+        if self.result_code is None:
+            return None
+        if self.forced_code is None and self.scenario.query_code is not None:
+            return self.scenario.query_code
+        return self.result_code
 
 
 @dataclass
@@ -174,6 +217,22 @@ class SimulatorState:
             self.registrations: dict[str, Registration] = {}
             self.scenario_overrides: dict[str, Scenario] = {}
             self.deliveries: list[Delivery] = []
+            self.fault_seen = 0  # requests to the fault APIs since the fault was set
+            self.fault_served = 0
+
+    def take_fault(self, api: str) -> str | None:
+        """The fault this request to `api` must get, or None (counts requests and faults served)."""
+        with self.lock:
+            options = self.options
+            if options.fault == "none" or api not in options.fault_api_set():
+                return None
+            if options.fault_limit and self.fault_served >= options.fault_limit:
+                return None
+            self.fault_seen += 1
+            if self.fault_seen % options.fault_every:
+                return None
+            self.fault_served += 1
+            return options.fault
 
     def now(self) -> float:
         return self.clock() + self.clock_offset

@@ -1,7 +1,9 @@
 """M-Pesa Express: processrequest, query, and how a prompt ends (scenario, phone page, expiry)."""
 
 import base64
+import contextlib
 import hmac
+import threading
 from decimal import Decimal
 
 from . import validate
@@ -42,10 +44,11 @@ def expected_password(shortcode: str, passkey: str, timestamp: str) -> str:
 
 
 class StkService:
-    def __init__(self, state, scheduler, deliverer):
+    def __init__(self, state, scheduler, deliverer, c2b=None):
         self.state = state
         self.scheduler = scheduler
         self.deliverer = deliverer
+        self.c2b = c2b  # C2BService: the C2B confirmation twin of a paid STK push
 
     # -- Daraja endpoints ----------------------------------------------------------------------
     def push(self, request):
@@ -155,7 +158,7 @@ class StkService:
             every = options.query_empty_error_every
             if every and txn.polls % every == 0:
                 raise mpesa_error("", req_id=txn.checkout_request_id)  # seen even after a final answer
-            code = txn.result_code
+            code = txn.query_code()
         return json_response(200, {**answer, "ResultCode": code, "ResultDesc": query_desc(code)})
 
     def _check_credentials(self, shortcode: str, password: str, timestamp: str):
@@ -184,9 +187,40 @@ class StkService:
             delivery = ONCE if txn.forced_code else txn.scenario.delivery
             copies = 0 if delivery == NONE else (2 if delivery == TWICE else 1)
             url, headers = txn.callback_url, {"BusinessShortCode": txn.business_shortcode}
-        for _ in range(copies):
-            self.scheduler.call_later(0, self.deliverer.deliver, "stk", txn_id, url, payload, headers)
+            jobs = [(self.deliverer.deliver, "stk", txn_id, url, payload, headers)] * copies
+            twin = self._twin_job(txn) if code == SUCCESS else None
+        if twin and self.state.options.stk_c2b_twin == "same_moment":
+            # the STK callback and the C2B confirmation leave together: two threads, one barrier
+            self.scheduler.call_later(0, _race, [*jobs[:1], twin])
+            jobs = jobs[1:]
+        elif twin:
+            jobs.append(twin)
+        for job in jobs:
+            self.scheduler.call_later(0, *job)
         return True
+
+    def _twin_job(self, txn: StkTransaction):
+        """The C2B confirmation of a paid STK push (same receipt as TransID), when its C2B shortcode
+        has registered URLs and the option is on; records why not on the transaction otherwise."""
+        mode = self.state.options.stk_c2b_twin
+        account = self.state.stk_accounts.get(txn.business_shortcode)
+        shortcode = account.c2b_shortcode if account else ""
+        registration = self.state.registrations.get(shortcode) if shortcode else None
+        if mode == "off":
+            txn.c2b_twin = "off"
+            return None
+        if registration is None or self.c2b is None or shortcode not in self.state.c2b_accounts:
+            txn.c2b_twin = "not_registered"
+            return None
+        txn.c2b_twin = "sent"
+        payload = self.c2b.stk_twin_notification(txn, shortcode)
+        return (
+            self.deliverer.deliver,
+            "c2b_confirmation",
+            txn.receipt_number,
+            registration.confirmation_url,
+            payload,
+        )
 
     def callback_payload(self, txn: StkTransaction) -> dict:
         result = {
@@ -240,3 +274,19 @@ class StkService:
 
     def cancel(self, txn_id: str) -> dict:
         return self.resolve(txn_id, "1032")
+
+
+def _race(jobs) -> None:
+    """Run the delivery jobs at the same moment, one thread each; returns when all are done."""
+    barrier = threading.Barrier(len(jobs))
+
+    def run(func, *args):
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait(timeout=5)
+        func(*args)
+
+    threads = [threading.Thread(target=run, args=job, name="daraja-sim-race") for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()

@@ -128,7 +128,14 @@ class Daraja:
         return self.post("/mpesa/stkpushquery/v1/query", body)
 
     def control(self, path, body=None):
-        if body is None and path in ("transactions", "callbacks", "accounts", "scenario", "options"):
+        if body is None and path in (
+            "transactions",
+            "callbacks",
+            "accounts",
+            "scenario",
+            "options",
+            "faults",
+        ):
             return self.http.get(f"{self.base}/__sim__/{path}", timeout=5)
         return self.http.post(f"{self.base}/__sim__/{path}", json=body or {}, timeout=10)
 

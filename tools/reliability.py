@@ -1,0 +1,1112 @@
+"""`make reliability`: races, replays, fuzz, forgeries and Daraja faults over HTTP against a real server.
+
+Starts Odoo with pos_mpesa (tools/live_server.py: fresh database, prefork workers, a cron worker) and
+the Daraja simulator, sets up 20 tills through `odoo-bin shell`, then drives everything over HTTP from
+concurrent clients (threads; POS users logged in with /web/session/authenticate, JSON-RPC to the
+/mpesa/* routes; raw POSTs to the callback URLs, whose tokens are read from the database). Prints
+one table (scenario | figure | value | target | ok), then `N passed, N failed` on the last line;
+exits 1 when a figure is off. See README, "Reliability".
+
+    tools/run reliability            # full counts (about 13 minutes on 2 cores)
+    tools/run reliability --quick    # small counts (3-4 minutes)
+    options: --only twins,fuzz (scenarios: replay twins race fuzz forgery faults; the log scan always runs)
+             --workers N (0 = threaded server), --source head (install HEAD's module, not the work tree),
+             --keep-db, --seed N
+
+Scenarios run one after the other (the server sees one scenario's traffic at a time), every load loop
+is bounded in count and time, and everything listens and talks on 127.0.0.1 only.
+"""
+
+import argparse
+import concurrent.futures as cf
+import contextlib
+import hashlib
+import json
+import os
+import random
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+from common import REPO, fail, main_guard, say
+
+
+def _ensure_requests():
+    """The HTTP clients use requests: run in the Odoo venv's Python, which has it."""
+    try:
+        import requests  # noqa: F401
+    except ImportError:
+        import runtime as rt
+
+        python = str(rt.ensure().python)
+        os.execv(python, [python, str(Path(__file__).resolve()), *sys.argv[1:]])  # noqa: S606
+
+
+PASSWORD = "rel-cashier-pw"  # noqa: S105 (throwaway users of a throwaway database)
+PASSKEY = "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919"
+EAT = timezone(timedelta(hours=3))
+MAX_RAW = 64 * 1024  # README: bodies over 64 KiB are refused with 413
+STK_PATH, CONFIRM_PATH, VALIDATE_PATH = (
+    "/pos_lipa/cb/%s/stk",
+    "/pos_lipa/cb/%s/c2b/confirm",
+    "/pos_lipa/cb/%s/c2b/validate",
+)
+PUBLIC_PATH = "/mpesa/callback"
+REVIEW_AFTER_MINUTES = 30  # the STK review deadline (no final answer after 30 min: needs review)
+LIVE = ("success", "needs_review")
+
+FULL = dict(
+    payments=1000, deliveries=10, senders=16, twins=200, tills=20, rounds=50, fuzz=10000, big=20,
+    forgeries=10, fault_pushes=10,
+)  # fmt: skip
+QUICK = dict(
+    payments=60, deliveries=10, senders=8, twins=20, tills=20, rounds=5, fuzz=600, big=3,
+    forgeries=2, fault_pushes=2,
+)  # fmt: skip
+SCENARIOS = ("replay", "twins", "race", "fuzz", "forgery", "faults")
+
+SETUP_SCRIPT = r"""
+import json
+company = env.company
+env.ref("base.KES").active = True
+n_tills = int(N_TILLS)
+
+def account(name, **vals):
+    base = {
+        "name": name, "company_id": company.id, "consumer_key": "sim-consumer-key",
+        "consumer_secret": "sim-consumer-secret", "passkey": PASSKEY, "callback_base_url": ODOO_URL,
+        "match_window": 120,
+    }
+    base.update(vals)
+    return env["mpesa.config"].create(base)
+
+sim = dict(environment="simulator", simulator_url=SIM_URL)
+main = account("REL paybill", account_type="paybill", business_shortcode="174379",
+               c2b_shortcode="600984", confirm_stk_with_query=False, **sim)
+faults = account("REL till", account_type="till", business_shortcode="174380", till_number="174381",
+                 confirm_stk_with_query=True, **sim)
+# a sandbox account and a production account on one C2B shortcode (the sandbox one sorts first)
+twin_sandbox = account("REL twin sandbox", environment="sandbox", account_type="paybill",
+                       business_shortcode="600111", c2b_shortcode="600111", sequence=1)
+twin_prod = account("REL twin production", environment="production", account_type="paybill",
+                    business_shortcode="600111", c2b_shortcode="600111", sequence=2,
+                    callback_base_url="https://pos.example.com")
+prod_ip = account("REL production allowlist", environment="production", account_type="paybill",
+                  business_shortcode="600222", c2b_shortcode="600222",
+                  callback_base_url="https://pos.example.com", allowed_ips="196.201.214.200")
+company.mpesa_config_id = main
+
+counter = [0]
+def method(name, config):
+    counter[0] += 1
+    journal = env["account.journal"].create(
+        {"name": name, "type": "bank", "code": "RL%03d" % counter[0], "company_id": company.id})
+    return env["pos.payment.method"].create({
+        "name": name, "journal_id": journal.id, "company_id": company.id,
+        "payment_method_type": "terminal", "use_payment_terminal": "mpesa", "mpesa_config_id": config.id,
+    })
+
+groups = [env.ref("base.group_user").id, env.ref("point_of_sale.group_pos_user").id]
+group_field = "group_ids" if "group_ids" in env["res.users"]._fields else "groups_id"
+tills = []
+for i in range(n_tills + 1):  # the last till is the faults till (account REL till)
+    login = "rel_cashier_%02d" % i
+    user = env["res.users"].create({
+        "name": "REL cashier %02d" % i, "login": login, "password": PASSWORD,
+        "company_id": company.id, "company_ids": [(6, 0, [company.id])], group_field: [(6, 0, groups)],
+    })
+    cfg = faults if i == n_tills else main
+    pm = method("REL M-Pesa %02d" % i, cfg)
+    pos = env["pos.config"].create({"name": "REL till %02d" % i, "payment_method_ids": [(4, pm.id)]})
+    session = env["pos.session"].create({"config_id": pos.id, "user_id": user.id})
+    tills.append({"login": login, "pos_config_id": pos.id, "payment_method_id": pm.id,
+                  "session_id": session.id, "session_state": session.state})
+others = {key: method("REL M-Pesa " + key, cfg).id
+          for key, cfg in (("twin_sandbox", twin_sandbox), ("twin_prod", twin_prod), ("prod_ip", prod_ip))}
+env.cr.commit()
+print("RELIABILITY-SETUP " + json.dumps({
+    "tills": tills, "methods": others,
+    "accounts": {"main": main.id, "faults": faults.id, "twin_sandbox": twin_sandbox.id,
+                 "twin_prod": twin_prod.id, "prod_ip": prod_ip.id},
+}))
+"""
+
+CRON_SCRIPT = r"""
+crons = env["ir.cron"].search([("model_id.model", "=", "mpesa.callback")])
+for cron in crons:
+    cron.method_direct_trigger()
+    env.cr.commit()
+print("RELIABILITY-CRON %d" % len(crons))
+"""
+
+
+# ------------------------------------------------------------------------------------------- results
+
+
+@dataclass
+class Figure:
+    scenario: str
+    figure: str
+    value: object
+    target: object
+    ok: bool
+    note: str = ""
+
+
+class Report:
+    def __init__(self):
+        self.rows: list[Figure] = []
+
+    def add(self, scenario, figure, value, target, ok=None, note=""):
+        ok = (value == target) if ok is None else ok
+        self.rows.append(Figure(scenario, figure, value, target, bool(ok), note))
+        say(f"  {scenario}: {figure} = {value} (target {target}) {'ok' if ok else 'FAILED'} {note}".rstrip())
+
+    def error(self, scenario, exc):
+        self.rows.append(Figure(scenario, "scenario ran to the end", f"error: {exc}"[:80], "yes", False))
+        say(f"  {scenario}: ERROR {exc!r}")
+
+    def table(self) -> str:
+        head = ("scenario", "figure", "value", "target", "ok")
+        rows = [
+            (r.scenario, r.figure, str(r.value), str(r.target), "ok" if r.ok else "FAIL") for r in self.rows
+        ]
+        widths = [max(len(x) for x in col) for col in zip(head, *rows, strict=False)]
+        line = "| " + " | ".join(f"{{:<{w}}}" for w in widths) + " |"
+        out = [line.format(*head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+        out += [line.format(*row) for row in rows]
+        return "\n".join(out)
+
+    def counts(self):
+        passed = sum(r.ok for r in self.rows)
+        return passed, len(self.rows) - passed
+
+
+# ------------------------------------------------------------------------------------------- HTTP
+
+
+class Http:
+    """Thread-local requests sessions; POS sessions share one server-side login per till."""
+
+    def __init__(self, base, db, timeout=60):
+        import requests
+
+        self.requests = requests
+        self.base, self.db, self.timeout = base, db, timeout
+        self.local = threading.local()
+        self.cookies: dict[str, str] = {}
+        self.lock = threading.Lock()
+        self.rpc_failures = 0  # HTTP >= 500, transport errors, JSON-RPC errors on the /mpesa/* routes
+        self.rpc_calls = 0
+        self.rpc_samples: list[str] = []  # the first few failures, for the report
+
+    def _session(self, login=None):
+        sessions = getattr(self.local, "sessions", None)
+        if sessions is None:
+            sessions = self.local.sessions = {}
+        if login not in sessions:
+            session = self.requests.Session()
+            session.trust_env = False  # loopback only: never a proxy from the environment
+            if login and not login.startswith("__"):
+                session.cookies.set("session_id", self.cookie(login))
+            sessions[login] = session
+        return sessions[login]
+
+    def cookie(self, login):
+        with self.lock:
+            if login in self.cookies:
+                return self.cookies[login]
+        session = self.requests.Session()
+        session.trust_env = False
+        password = "admin" if login == "admin" else PASSWORD
+        r = session.post(
+            f"{self.base}/web/session/authenticate",
+            json={
+                "jsonrpc": "2.0",
+                "method": "call",
+                "params": {"db": self.db, "login": login, "password": password},
+            },
+            timeout=self.timeout,
+        )
+        data = r.json()
+        if "error" in data or not (data.get("result") or {}).get("uid"):
+            fail(f"login {login} failed: {str(data)[:300]}")
+        with self.lock:
+            self.cookies[login] = session.cookies["session_id"]
+            return self.cookies[login]
+
+    def rpc(self, login, route, **params):
+        """JSON-RPC to a POS route as `login`; a server error becomes {"success": False, "rpc_error": ...}."""
+        with self.lock:
+            self.rpc_calls += 1
+        try:
+            r = self._session(login).post(
+                f"{self.base}{route}",
+                json={"jsonrpc": "2.0", "method": "call", "id": 1, "params": params},
+                timeout=self.timeout,
+            )
+            if r.status_code >= 500:
+                raise ValueError(f"HTTP {r.status_code}")
+            data = r.json()
+        except (self.requests.RequestException, ValueError) as exc:
+            return self._rpc_failed(route, f"{type(exc).__name__}: {exc}")
+        if "error" in data:
+            error = data["error"]
+            detail = (
+                (error.get("data") or {}).get("name") or error.get("message")
+                if isinstance(error, dict)
+                else error
+            )
+            return self._rpc_failed(route, str(detail))
+        return data.get("result") or {}
+
+    def _rpc_failed(self, route, detail):
+        with self.lock:
+            self.rpc_failures += 1
+            if len(self.rpc_samples) < 3:
+                self.rpc_samples.append(f"{route}: {detail[:120]}")
+        return {"success": False, "rpc_error": detail[:300]}
+
+    def post_raw(self, path, body: bytes, headers=None):
+        """POST bytes to the server; (status or None when no answer, response text)."""
+        try:
+            r = self._session().post(
+                f"{self.base}{path}",
+                data=body,
+                headers={"Content-Type": "application/json;charset=UTF-8", **(headers or {})},
+                timeout=self.timeout,
+            )
+            return r.status_code, r.text[:500]
+        except self.requests.RequestException as exc:
+            return None, f"{type(exc).__name__}: {exc}"[:300]
+
+    def sim(self, sim_url, path, body=None):
+        session = self._session("__sim__")
+        if body is None:
+            r = session.get(f"{sim_url}/__sim__/{path}", timeout=30)
+        else:
+            r = session.post(f"{sim_url}/__sim__/{path}", json=body, timeout=30)
+        if r.status_code != 200:
+            fail(f"simulator {path}: HTTP {r.status_code} {r.text[:300]}")
+        return r.json()
+
+
+def parallel(func, items, workers, timeout=900):
+    """func(item) for every item on `workers` threads; results in order. Bounded by len(items) and timeout."""
+    items = list(items)
+    with cf.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        futures = [pool.submit(func, item) for item in items]
+        _done, pending = cf.wait(futures, timeout=timeout)
+        for future in pending:
+            future.cancel()
+        if pending:
+            fail(f"{len(pending)} of {len(items)} tasks still running after {timeout} s")
+        return [f.result() for f in futures]
+
+
+# ------------------------------------------------------------------------------------------- payloads
+
+
+def _dumps(payload) -> bytes:
+    sys.path.insert(0, str(REPO))
+    from daraja_simulator.jsonutil import dumps  # Decimal verbatim: Daraja's "Amount": 10.00
+
+    return dumps(payload).encode()
+
+
+def eat_now() -> str:
+    return datetime.now(EAT).strftime("%Y%m%d%H%M%S")
+
+
+class Ids:
+    """Unique receipts (10 upper-case alphanumerics, like Daraja's) and phone numbers for this run."""
+
+    def __init__(self, rng):
+        self.rng = rng
+        self.lock = threading.Lock()
+        self.seen = set()
+        self.phone_seq = 0
+
+    def receipt(self, prefix="T"):
+        alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ0123456789"
+        with self.lock:
+            while True:
+                value = prefix + "".join(self.rng.choice(alphabet) for _ in range(10 - len(prefix)))
+                if value not in self.seen:
+                    self.seen.add(value)
+                    return value
+
+    def phone(self, suffix):
+        """254 7XX XXX XSS: unique middle digits, the simulator's scenario suffix SS at the end."""
+        with self.lock:
+            self.phone_seq += 1
+            return f"2547{self.phone_seq:06d}{suffix}"
+
+
+def stk_body(checkout_id, merchant_id, amount, receipt, phone, result_code=0) -> dict:
+    body = {
+        "MerchantRequestID": merchant_id,
+        "CheckoutRequestID": checkout_id,
+        "ResultCode": result_code,
+        "ResultDesc": "The service request is processed successfully.",
+    }
+    if result_code == 0:
+        body["CallbackMetadata"] = {
+            "Item": [
+                {"Name": "Amount", "Value": Decimal(amount).quantize(Decimal("0.01"))},
+                {"Name": "MpesaReceiptNumber", "Value": receipt},
+                {"Name": "Balance"},
+                {"Name": "TransactionDate", "Value": int(eat_now())},
+                {"Name": "PhoneNumber", "Value": int(phone)},
+            ]
+        }
+    return {"Body": {"stkCallback": body}}
+
+
+def c2b_body(trans_id, amount, shortcode="600984", msisdn="254708374149") -> dict:
+    return {
+        "TransactionType": "Pay Bill",
+        "TransID": trans_id,
+        "TransTime": eat_now(),
+        "TransAmount": f"{amount}.00",
+        "BusinessShortCode": shortcode,
+        "BillRefNumber": "REL",
+        "InvoiceNumber": "",
+        "OrgAccountBalance": "1000.00",
+        "ThirdPartyTransID": "",
+        "MSISDN": hashlib.sha256(msisdn.encode()).hexdigest(),
+        "FirstName": "JOHN",
+        "MiddleName": "",
+        "LastName": "DOE",
+    }
+
+
+# ------------------------------------------------------------------------------------------- the fuzz oracle
+
+_RECEIPT_RE = re.compile(r"[A-Za-z0-9]{6,20}")
+_AMOUNT_RE = re.compile(r"[0-9]{1,6}(\.[0-9]{1,2})?")
+
+
+def _no_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" not in value
+    if isinstance(value, dict):
+        return all(_no_nul(k) and _no_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_no_nul(v) for v in value)
+    return True
+
+
+def well_formed_c2b(body: bytes) -> str | None:
+    """The TransID when `body` is a well-formed C2B notification per Daraja's documented shape, else None.
+
+    Well-formed: at most 64 KiB, strict UTF-8 JSON object, no NUL in any string, TransID 6-20 letters
+    and digits, TransAmount a positive number (string or number, at most 2 decimals), BusinessShortCode
+    5-7 digits. Other fields are not judged (Daraja is loosely typed)."""
+    if len(body) > MAX_RAW:
+        return None
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict) or not _no_nul(data):
+        return None
+    trans_id, amount, shortcode = data.get("TransID"), data.get("TransAmount"), data.get("BusinessShortCode")
+    if not isinstance(trans_id, str) or not _RECEIPT_RE.fullmatch(trans_id):
+        return None
+    if isinstance(amount, bool) or not isinstance(amount, (str, int, float)):
+        return None
+    if not _AMOUNT_RE.fullmatch(str(amount)) or Decimal(str(amount)) <= 0:
+        return None
+    if (
+        isinstance(shortcode, bool)
+        or not isinstance(shortcode, (str, int))
+        or not re.fullmatch(r"[0-9]{5,7}", str(shortcode))
+    ):
+        return None
+    return trans_id
+
+
+def mutate(rng, raw: bytes, kind: str) -> tuple[bytes, str]:
+    """One malformation of a valid body (the fuzz scenario's kinds); (body, what was done)."""
+    if kind in ("retype_key", "retype_other"):
+        return _retype(rng, raw, kind)
+    return _mutate(rng, raw, kind), kind
+
+
+def _mutate(rng, raw: bytes, kind: str) -> bytes:
+    if kind == "flip":
+        data = bytearray(raw)
+        for _ in range(rng.randint(1, 3)):
+            pos = rng.randrange(len(data))
+            data[pos] ^= 1 << rng.randrange(8)
+        return bytes(data)
+    if kind == "truncate":
+        return raw[: rng.randrange(len(raw))]
+    if kind == "nul_raw":
+        pos = rng.randrange(len(raw) + 1)
+        return raw[:pos] + b"\x00" + raw[pos:]
+    if kind == "nul_escaped":  # valid JSON, a NUL in a value: PostgreSQL text cannot hold it
+        key = rng.choice(
+            [b'"TransID": "', b'"FirstName": "', b'"BillRefNumber": "', b'"MerchantRequestID": "']
+        )
+        if key in raw:
+            return raw.replace(key, key + b"\\u0000", 1)
+        return raw.replace(b'": "', b'": "\\u0000', 1)
+    if kind == "invalid_utf8":
+        bad = rng.choice([b"\xff", b"\xc3\x28", b"\xed\xa0\x80", b"\xf8\x88\x80\x80\x80"])
+        pos = rng.randrange(len(raw) + 1)
+        return raw[:pos] + bad + raw[pos:]
+    if kind == "deep":
+        depth = rng.choice([2000, 10000, 50000])
+        nest = (b"[" * depth) + b"1" + (b"]" * depth)
+        if rng.random() < 0.5:
+            return nest
+        return raw[:-1] + b', "Extra": ' + nest + b"}"
+    if kind == "big":
+        return raw[:-1] + b', "Padding": "' + b"A" * (1024 * 1024 + rng.randrange(65536)) + b'"}'
+    raise ValueError(kind)
+
+
+def _retype(rng, raw: bytes, kind: str) -> tuple[bytes, str]:
+    """A documented field given a type Daraja never sends (key fields, or any other field)."""
+    data = json.loads(raw)
+    target = data["Body"]["stkCallback"] if "Body" in data else data
+    keys = (
+        ["TransID", "TransAmount", "BusinessShortCode"]
+        if "TransID" in target
+        else ["CheckoutRequestID", "ResultCode", "CallbackMetadata"]
+    )
+    if kind == "retype_other":
+        keys = [k for k in target if k not in keys] or keys
+    key = rng.choice(keys)
+    value = rng.choice([None, True, [], {}, [target.get(key)], {"value": target.get(key)}, -1, 1e309])
+    target[key] = value
+    return json.dumps(data).encode(), f"{kind} {key}={json.dumps(value)[:20]}"
+
+
+# ------------------------------------------------------------------------------------------- the suite
+
+
+def _by_kind(counts: dict) -> str:
+    return ", ".join(f"{kind}: {n}" for kind, n in sorted(counts.items()))
+
+
+class Suite:
+    def __init__(self, live, setup, counts, report, rng, log):
+        self.live, self.counts, self.report, self.rng = live, counts, report, rng
+        self.http = Http(live.odoo_url, live.db)
+        self.ids = Ids(rng)
+        self.tills = setup["tills"][:-1]
+        self.fault_till = setup["tills"][-1]
+        self.methods = setup["methods"]
+        self.accounts = setup["accounts"]
+        self.log = log
+        rows = live.sql("SELECT id, callback_token FROM mpesa_config")
+        self.tokens = {int(i): tok for i, tok in rows}
+        self.senders = counts["senders"]
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def token(self, account):
+        return self.tokens[self.accounts[account]]
+
+    def sim(self, path, body=None):
+        return self.http.sim(self.live.sim_url, path, body)
+
+    def options(self, **options):
+        return self.sim("options", options)
+
+    def rows(self, where="TRUE"):
+        """mpesa.callback rows as dicts (a few columns; raw payloads are not read)."""
+        cols = [
+            "id", "callback_type", "status", "checkout_request_id", "mpesa_receipt_number", "duplicate_count",
+            "is_reconciled", "duplicate_of_id", "config_id", "amount", "stk_abandoned",
+        ]  # fmt: skip
+        out = []
+        for values in self.live.sql(
+            f"SELECT {', '.join(cols)} FROM mpesa_callback WHERE {where} ORDER BY id"
+        ):
+            row = dict(zip(cols, values, strict=True))
+            row["id"] = int(row["id"])
+            row["duplicate_count"] = int(row["duplicate_count"] or 0)
+            row["is_reconciled"] = row["is_reconciled"] == "t"
+            row["stk_abandoned"] = row["stk_abandoned"] == "t"
+            out.append(row)
+        return out
+
+    def tally(self):
+        """(rows, sum of duplicate_count, rejections the server counts): see README "accounted for"."""
+        rows, dups = self.live.sql("SELECT count(*), COALESCE(sum(duplicate_count), 0) FROM mpesa_callback")[
+            0
+        ]
+        return int(rows), int(dups), self.counted_rejections()
+
+    def counted_rejections(self) -> int:
+        """Rejections the server counts: `count` of mpesa_*reject* tables, *reject*count* columns."""
+        found = self.live.sql(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_name LIKE 'mpesa%' AND data_type IN ('integer', 'bigint') AND "
+            "(column_name LIKE '%reject%count%' OR (table_name LIKE '%reject%' AND column_name = 'count'))"
+        )
+        total = 0
+        for table, column in found:
+            total += int(self.live.sql(f'SELECT COALESCE(sum("{column}"), 0) FROM "{table}"')[0][0])
+        return total
+
+    def push(self, till, phone, amount, reference=None):
+        return self.http.rpc(
+            till["login"],
+            "/mpesa/stk_push",
+            phone_number=phone,
+            amount=amount,
+            order_reference=reference or f"REL-{uuid.uuid4().hex[:8]}",
+            payment_method_id=till["payment_method_id"],
+            pos_config_id=till["pos_config_id"],
+        )
+
+    def search(self, till, amount, method_id=None):
+        answer = self.http.rpc(
+            till["login"],
+            "/mpesa/search_unreconciled_callbacks",
+            amount=amount,
+            payment_method_id=method_id or till["payment_method_id"],
+            pos_config_id=None if method_id else till["pos_config_id"],
+        )
+        return answer.get("callbacks") or [] if answer.get("success") else []
+
+    def reconcile(self, till, callback_id):
+        answer = self.http.rpc(
+            till["login"],
+            "/mpesa/reconcile_callback",
+            callback_id=callback_id,
+            order_id=str(uuid.uuid4()),
+            payment_method_id=till["payment_method_id"],
+            pos_config_id=till["pos_config_id"],
+        )
+        return bool(answer.get("success"))
+
+    def wait_status(self, till, checkout_id, limit=90.0, every=2.0):
+        """Poll check_status like the till (bounded): the last answer."""
+        deadline = time.monotonic() + limit
+        answer = {}
+        while time.monotonic() < deadline:
+            answer = self.http.rpc(till["login"], "/mpesa/check_status", checkout_request_id=checkout_id)
+            if answer.get("status") != "pending" and not answer.get("rpc_error"):
+                return answer
+            time.sleep(every)
+        return answer
+
+    def register_c2b(self, account):
+        answer = self.http.rpc("admin", "/mpesa/register_c2b_urls", mpesa_config_id=self.accounts[account])
+        if not answer.get("success"):
+            fail(f"registering the C2B URLs of {account} failed: {answer}")
+
+    # -- 1. replays ----------------------------------------------------------------------------
+
+    def replay(self):
+        """N payments (half STK, half C2B), each delivered D times, all shuffled, S concurrent senders."""
+        name = f"{self.counts['payments']:,} payments x {self.counts['deliveries']} deliveries"
+        n = self.counts["payments"]
+        n_stk, deliveries = n // 2, self.counts["deliveries"]
+        self.options(prompt_timeout=3600.0, stk_c2b_twin="off")
+        tills = self.tills
+
+        def do_push(i):
+            till = tills[i % len(tills)]
+            phone, amount = self.ids.phone("77"), 1000 + i  # 77: the prompt waits (we answer it ourselves)
+            answer = self.push(till, phone, amount)
+            return till, phone, amount, answer
+
+        pushed = parallel(do_push, range(n_stk), self.senders)
+        payments = []  # (kind, key, amount, till, body, path, headers)
+        for till, phone, amount, answer in pushed:
+            if not answer.get("success"):
+                continue
+            receipt = self.ids.receipt("S")
+            body = stk_body(
+                answer["checkout_request_id"], answer["merchant_request_id"], amount, receipt, phone
+            )
+            payments.append(
+                {"kind": "stk", "cid": answer["checkout_request_id"], "receipt": receipt, "amount": amount,
+                 "till": till, "raw": _dumps(body), "path": STK_PATH % self.token("main"),
+                 "headers": {"BusinessShortCode": "174379"}}
+            )  # fmt: skip
+        self.report.add(name, "STK pushes accepted (setup)", len(payments), n_stk)
+        for j in range(n - n_stk):
+            receipt, amount = self.ids.receipt("C"), 1000 + n_stk + j
+            payments.append(
+                {
+                    "kind": "c2b",
+                    "cid": None,
+                    "receipt": receipt,
+                    "amount": amount,
+                    "till": tills[j % len(tills)],
+                    "raw": _dumps(c2b_body(receipt, amount)),
+                    "path": CONFIRM_PATH % self.token("main"),
+                    "headers": {},
+                }
+            )
+        shots = [p for p in payments for _ in range(deliveries)]
+        self.rng.shuffle(shots)
+        cids = ", ".join(f"'{p['cid']}'" for p in payments if p["cid"]) or "''"
+        pending_sql = "SELECT count(*) FROM mpesa_callback WHERE status = 'pending' AND "
+        pending_sql += f"checkout_request_id IN ({cids})"
+        before, pending_before = self.tally(), int(self.live.sql(pending_sql)[0][0])
+        results = parallel(
+            lambda p: self.http.post_raw(p["path"], p["raw"], p["headers"]), shots, self.senders
+        )
+        after, pending_after = self.tally(), int(self.live.sql(pending_sql)[0][0])
+        refused = sum(1 for status, _ in results if status != 200)
+        self.report.add(name, "deliveries not answered 200", refused, 0)
+        # a row per new payment, the completion of each pending STK row, duplicate_count for the rest
+        accounted = sum(a - b for a, b in zip(after, before, strict=True)) + pending_before - pending_after
+        self.report.add(name, "deliveries not accounted for", abs(len(shots) - accounted), 0)
+
+        by_cid, by_receipt = {}, {}
+        for row in self.rows("status <> 'invalid'"):
+            if row["checkout_request_id"]:
+                by_cid.setdefault(row["checkout_request_id"], set()).add(row["id"])
+            if row["mpesa_receipt_number"]:
+                by_receipt.setdefault(row["mpesa_receipt_number"], set()).add(row["id"])
+        counts = [len(by_cid.get(p["cid"], set()) | by_receipt.get(p["receipt"], set())) for p in payments]
+        self.report.add(name, "rows per payment (min/max)", f"{min(counts)}/{max(counts)}", "1/1")
+
+        def claims(p):
+            """How many times the tills get this payment: the pushing till's check_status, then two
+            other tills searching its (unique) amount and claiming whatever is offered, twice."""
+            got = 0
+            if p["kind"] == "stk":
+                answer = self.wait_status(p["till"], p["cid"], limit=20)
+                got += answer.get("status") == "completed"
+            others = [t for t in tills if t is not p["till"]][:2]
+            for other in others:
+                for offered in self.search(other, p["amount"]):
+                    got += self.reconcile(other, offered["id"])
+                    got += self.reconcile(others[-1], offered["id"])  # the same row once more
+            return got
+
+        got = parallel(claims, payments, self.senders)
+        self.report.add(name, "payments claimable twice", sum(1 for g in got if g >= 2), 0)
+        self.report.add(
+            name, "payments claimable once (control)", sum(1 for g in got if g >= 1), len(payments)
+        )
+
+    # -- 2. STK payments and their C2B twin at the same moment ---------------------------------
+
+    def twins(self):
+        name = f"{self.counts['twins']} STK payments + C2B twin at once"
+        self.register_c2b("main")
+        self.options(stk_c2b_twin="same_moment", callback_delay=0.5, prompt_timeout=45.0)
+        tills = self.tills
+
+        def one(i):
+            till, amount = tills[i % len(tills)], 5000 + i
+            answer = self.push(till, self.ids.phone("00"), amount)  # 00: paid at once
+            if not answer.get("success"):
+                return None
+            status = self.wait_status(till, answer["checkout_request_id"], limit=40, every=1.0)
+            return {"till": till, "amount": amount, "cid": answer["checkout_request_id"], "status": status}
+
+        taken = [r for r in parallel(one, range(self.counts["twins"]), self.senders) if r]
+        taken = [r for r in taken if r["status"].get("status") == "completed"]
+        self.report.add(name, "taken by the pushing till (control)", len(taken), self.counts["twins"])
+        # the simulator delivers the pairs one race at a time: wait (bounded) until every twin is answered
+        deadline = time.monotonic() + 120
+        while True:
+            sent = [c for c in self.sim("callbacks")["callbacks"] if c["kind"] == "c2b_confirmation"]
+            answered = [c for c in sent if c["http_status"] is not None or c["error"]]
+            if len(answered) >= len(taken) or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        self.report.add(
+            name,
+            "C2B twins answered 200 (control)",
+            sum(1 for c in sent if c["http_status"] == 200),
+            len(taken),
+        )
+
+        def offered_again(r):
+            other = tills[(tills.index(r["till"]) + 1) % len(tills)]
+            offers = self.search(other, r["amount"])
+            claimed = any(self.reconcile(other, offer["id"]) for offer in offers)
+            return bool(offers) or claimed
+
+        again = parallel(offered_again, taken, self.senders)
+        self.report.add(name, "payments offered again after the STK till took them", sum(again), 0)
+        self.options(stk_c2b_twin="after")
+
+    # -- 3. 20 tills racing for one payment ----------------------------------------------------
+
+    def race(self):
+        tills = self.tills
+        name = f"{len(tills)} tills racing x {self.counts['rounds']} rounds"
+        bad = 0
+        for r in range(self.counts["rounds"]):
+            receipt, amount = self.ids.receipt("R"), 9000 + r
+            status, _ = self.http.post_raw(
+                CONFIRM_PATH % self.token("main"), _dumps(c2b_body(receipt, amount))
+            )
+            offers = self.search(tills[0], amount) if status == 200 else []
+            if len(offers) != 1:
+                bad += 1
+                continue
+            barrier = threading.Barrier(len(tills))
+
+            def claim(till, callback_id=offers[0]["id"], barrier=barrier):
+                # every till logged in already (cookie), then all ask at the same moment
+                self.http.cookie(till["login"])
+                with contextlib.suppress(threading.BrokenBarrierError):
+                    barrier.wait(timeout=30)
+                return self.reconcile(till, callback_id)
+
+            winners = sum(parallel(claim, tills, len(tills)))
+            bad += winners != 1
+        self.report.add(name, "rounds with != 1 winner", bad, 0)
+
+    # -- 4. fuzz ------------------------------------------------------------------------------
+
+    def fuzz(self):
+        total, big = self.counts["fuzz"], self.counts["big"]
+        name = f"{total:,} fuzzed bodies"
+        kinds = [
+            "flip",
+            "truncate",
+            "nul_raw",
+            "nul_escaped",
+            "invalid_utf8",
+            "deep",
+            "retype_key",
+            "retype_other",
+        ]
+        main_token = self.token("main")
+        targets = [
+            (CONFIRM_PATH % main_token, "c2b", 45),
+            (PUBLIC_PATH, "c2b", 20),
+            (STK_PATH % main_token, "stk", 20),
+            (VALIDATE_PATH % main_token, "c2b", 10),
+            (CONFIRM_PATH % secrets.token_hex(24), "c2b", 5),  # nobody's token
+        ]
+        weights = [w for _, _, w in targets]
+        requests_, valid_receipts, controls, seed_kind = [], set(), [], {}
+        for i in range(total):
+            path, shape, _ = self.rng.choices(targets, weights)[0]
+            amount, seed = 20000 + i, self.ids.receipt("F")
+            if shape == "c2b":
+                raw = _dumps(c2b_body(seed, amount))
+            else:  # an STK result for a CheckoutRequestID nobody created: never a payment
+                cid = f"ws_CO_{eat_now()}{i:08d}"
+                raw = _dumps(stk_body(cid, f"{i}-REL-1", amount, seed, "254708374149"))
+            if i < big:
+                kind = "big"
+            elif i % 20 == 0:
+                kind = "none"  # an untouched control body
+            else:
+                kind = kinds[i % len(kinds)]
+            body, label = (raw, kind) if kind == "none" else mutate(self.rng, raw, kind)
+            seed_kind[seed] = label
+            if shape == "c2b":
+                trans_id = well_formed_c2b(body)
+                if trans_id:
+                    valid_receipts.add(trans_id)
+                    seed_kind.setdefault(trans_id, label)
+                    if kind == "none" and path == CONFIRM_PATH % main_token:
+                        controls.append(trans_id)
+            requests_.append((path, body, kind))
+        first_id = int(self.live.sql("SELECT COALESCE(max(id), 0) FROM mpesa_callback")[0][0])
+        before = self.tally()
+        results = parallel(lambda item: self.http.post_raw(item[0], item[1]), requests_, self.senders)
+        after = self.tally()
+        errors = {}
+        for (_path, _body, kind), (status, _text) in zip(requests_, results, strict=True):
+            if status is None or status >= 500:
+                errors[kind] = errors.get(kind, 0) + 1
+        self.report.add(name, "HTTP 5xx or no answer", sum(errors.values()), 0, note=_by_kind(errors))
+        accounted = sum(a - b for a, b in zip(after, before, strict=True))
+        self.report.add(name, "requests not accounted for", abs(total - accounted), 0)
+        made = self.rows(f"id > {first_id} AND status = 'success'")
+        wrong = {}
+        for row in made:
+            if row["mpesa_receipt_number"] not in valid_receipts:
+                kind = seed_kind.get(row["mpesa_receipt_number"], "mutated id")
+                wrong[kind] = wrong.get(kind, 0) + 1
+        self.report.add(
+            name, "payments made from malformed bodies", sum(wrong.values()), 0, note=_by_kind(wrong)
+        )
+        paid = {r["mpesa_receipt_number"] for r in made}
+        self.report.add(
+            name, "untouched control bodies paid (control)", sum(c in paid for c in controls), len(controls)
+        )
+
+    # -- 5. forgeries --------------------------------------------------------------------------
+
+    def forgery(self):
+        name = "forgeries"
+        k = self.counts["forgeries"]
+        till = self.tills[0]
+        prod_ip, twin_prod = self.methods["prod_ip"], self.methods["twin_prod"]
+        amount_seq = iter(range(40000, 41000))
+        cases = []  # (label, receipt, amount, search method ids to look in)
+
+        def c2b(label, path, shortcode, look_in, headers=None, target=None):
+            """A forged confirmation; accepted when a till of look_in is offered it, or it became a
+            successful row (of the target account when given, else of any account)."""
+            receipt, amount = self.ids.receipt("X"), next(amount_seq)
+            self.http.post_raw(path, _dumps(c2b_body(receipt, amount, shortcode)), headers)
+            cases.append((label, receipt, amount, look_in, target))
+
+        for _ in range(k):
+            c2b("no token, production account", PUBLIC_PATH, "600222", [prod_ip])
+            c2b("twin-shortcode account", PUBLIC_PATH, "600111", [twin_prod])
+            c2b("wrong token", CONFIRM_PATH % secrets.token_hex(24), "600984", [None])
+            sandbox_url = CONFIRM_PATH % self.token("twin_sandbox")
+            c2b("another account's token", sandbox_url, "600222", [prod_ip], target=self.accounts["prod_ip"])
+            c2b("another account's token", sandbox_url, "600984", [None], target=self.accounts["main"])
+            c2b("IP not allowed", PUBLIC_PATH, "600222", [prod_ip], {"X-Forwarded-For": "196.201.214.200"})
+        accepted = {}
+        for label, receipt, amount, look_in, target in cases:
+            rows = self.rows(f"mpesa_receipt_number = '{receipt}'")
+            paid = any(r["status"] == "success" and target in (None, int(r["config_id"] or 0)) for r in rows)
+            offered = any(
+                offer.get("mpesa_receipt_number") == receipt or offer.get("trans_id") == receipt
+                for method in look_in
+                for offer in self.search(till, amount, method)
+            )
+            accepted[label] = accepted.get(label, 0) + (paid or offered)
+
+        # forged STK results for a real pending push (the prompt waits): wrong token, another account's
+        self.options(prompt_timeout=3600.0)
+        for label, path in (
+            ("wrong token (STK)", STK_PATH % secrets.token_hex(24)),
+            ("another account's token (STK)", STK_PATH % self.token("twin_sandbox")),
+        ):
+            for _ in range(k):
+                phone, amount = self.ids.phone("77"), next(amount_seq)
+                answer = self.push(till, phone, amount)
+                if not answer.get("success"):
+                    accepted[label] = accepted.get(label, 0) + 1  # cannot test: counted against
+                    continue
+                cid = answer["checkout_request_id"]
+                body = stk_body(cid, answer["merchant_request_id"], amount, self.ids.receipt("X"), phone)
+                self.http.post_raw(path, _dumps(body), {"BusinessShortCode": "174379"})
+                rows = self.rows(f"checkout_request_id = '{cid}'")
+                accepted[label] = accepted.get(label, 0) + any(r["status"] == "success" for r in rows)
+
+        # a cashier gives up another till's push
+        label = "cancel of another till's push"
+        for _ in range(k):
+            answer = self.push(self.tills[1], self.ids.phone("77"), next(amount_seq))
+            if not answer.get("success"):
+                accepted[label] = accepted.get(label, 0) + 1
+                continue
+            cid = answer["checkout_request_id"]
+            cancel = self.http.rpc(till["login"], "/mpesa/cancel_stk", checkout_request_id=cid)
+            row = self.rows(f"checkout_request_id = '{cid}'")
+            accepted[label] = accepted.get(label, 0) + bool(
+                cancel.get("success") or (row and row[0]["stk_abandoned"])
+            )
+
+        for label, count in accepted.items():
+            self.report.add(name, f"accepted: {label}", count, 0)
+        # the control: the same notification with the right token is accepted
+        ok = 0
+        for _ in range(k):
+            receipt, amount = self.ids.receipt("X"), next(amount_seq)
+            self.http.post_raw(
+                CONFIRM_PATH % self.token("prod_ip"), _dumps(c2b_body(receipt, amount, "600222"))
+            )
+            ok += any(o.get("mpesa_receipt_number") == receipt for o in self.search(till, amount, prod_ip))
+        self.report.add(name, "right token on production offered (control)", ok, k)
+
+    # -- 6. Daraja faults ----------------------------------------------------------------------
+
+    def faults(self):
+        name = "Daraja faults (simulator)"
+        k = self.counts["fault_pushes"]
+        till = self.fault_till
+        base = {"fault": "none", "fault_every": 1, "fault_limit": 0, "fault_processed": False,
+                "fault_apis": "stk_push,stk_query", "push_response_delay": 0.0, "callback_delay": 1.0,
+                "prompt_timeout": 45.0}  # fmt: skip
+        runs = [
+            # (label, options, phone suffix, scenario override)
+            ("no callback", {}, "08", None),
+            ("two callbacks", {}, "09", None),
+            ("query contradicting callback", {}, "78", {"result_code": 0, "query_result_code": 1032}),
+            ("push timeout", {"push_response_delay": 35.0}, "00", None),
+            (
+                "5xx (JSON 500)",
+                {"fault": "http_500", "fault_processed": True, "fault_apis": "stk_push"},
+                "00",
+                None,
+            ),
+            ("5xx (HTML 503)", {"fault": "http_503", "fault_every": 2, "fault_processed": True}, "00", None),
+            ("spike arrest", {"fault": "spike_arrest", "fault_every": 2}, "00", None),
+            ("token invalidated", {"fault": "token_invalidated", "fault_every": 3}, "00", None),
+            ("empty body", {"fault": "empty_body", "fault_every": 2, "fault_processed": True}, "00", None),
+            ("HTML body", {"fault": "html_body", "fault_every": 2, "fault_processed": True}, "00", None),
+        ]
+        phones = {}
+
+        def one(args):
+            label, suffix, override = args
+            phone = self.ids.phone(suffix)
+            if override:
+                self.sim("scenario", {"phone": phone, "callback": "once", **override})
+            phones[phone] = label
+            answer = self.push(till, phone, 100 + len(phones))
+            if answer.get("success"):
+                self.wait_status(till, answer["checkout_request_id"], limit=80, every=3.0)
+
+        # the per-phone faults together, then the global ones one after the other
+        self.options(**base)
+        parallel(
+            one,
+            [(label, suffix, o) for label, opts, suffix, o in runs if not opts for _ in range(k)],
+            self.senders,
+        )
+        for label, opts, suffix, override in runs:
+            if not opts:
+                continue
+            self.options(**{**base, **opts})
+            parallel(one, [(label, suffix, override)] * k, self.senders)
+        self.options(**base)
+        time.sleep(3)  # late callbacks of the last run
+
+        # time passes: the review deadline is behind every push; the recovery cron runs (bounded)
+        account = self.accounts["faults"]
+        shift = f"interval '{REVIEW_AFTER_MINUTES + 5} minutes'"
+        self.live.sql(
+            f"UPDATE mpesa_callback SET request_date = request_date - {shift}, "
+            f"received_date = received_date - {shift}, create_date = create_date - {shift}, "
+            f"last_query_date = last_query_date - {shift} "
+            f"WHERE callback_type = 'stk' AND (config_id = {account} OR config_id IS NULL) RETURNING id"
+        )
+        self.sim("clock", {"advance": 3600})
+        for _ in range(3):
+            self.live.shell(CRON_SCRIPT)
+
+        truth = [
+            t for t in self.sim("transactions")["transactions"] if t["kind"] == "stk" and t["phone"] in phones
+        ]
+        paid = [t for t in truth if t["result_code"] == "0"]
+        rows = self.rows(f"callback_type = 'stk' AND (config_id = {account} OR config_id IS NULL)")
+        by_cid = {r["checkout_request_id"]: r for r in rows if r["checkout_request_id"]}
+        by_receipt = {}
+        for r in self.rows("mpesa_receipt_number IS NOT NULL"):
+            by_receipt.setdefault(r["mpesa_receipt_number"], []).append(r)
+        lost = {}
+        for t in paid:
+            found = [by_cid.get(t["checkout_request_id"]), *by_receipt.get(t["receipt_number"], [])]
+            if not any(r and r["status"] in LIVE for r in found):
+                lost[phones[t["phone"]]] = lost.get(phones[t["phone"]], 0) + 1
+        detail = ", ".join(f"{label}: {n}" for label, n in sorted(lost.items()))
+        self.report.add(name, f"payments lost (of {len(paid)} made)", sum(lost.values()), 0, note=detail)
+        cutoff = (datetime.now(timezone.utc) - timedelta(minutes=REVIEW_AFTER_MINUTES)).strftime(
+            "%Y-%m-%d %H:%M:%S"
+        )
+        pending = self.live.sql(
+            "SELECT count(*) FROM mpesa_callback WHERE callback_type = 'stk' AND status = 'pending' "
+            f"AND config_id = {account} AND request_date < '{cutoff}'"
+        )[0][0]
+        self.report.add(name, "rows left pending past the review deadline", int(pending), 0)
+
+    # -- the log ------------------------------------------------------------------------------
+
+    def log_scan(self):
+        rows = self.live.sql("SELECT callback_token FROM mpesa_config WHERE callback_token IS NOT NULL")
+        tokens = [t for (t,) in rows if t]
+        text = Path(self.live.log_path).read_text(errors="replace")
+        hits = sum(text.count(token) for token in tokens)
+        self.report.add("server log of the whole run", "occurrences of any callback token", hits, 0)
+        self.report.add(
+            "POS endpoints (all scenarios)", "HTTP 5xx / JSON-RPC errors", self.http.rpc_failures, 0,
+            note=f"of {self.http.rpc_calls} calls; " + "; ".join(self.http.rpc_samples),
+        )  # fmt: skip
+
+
+def _export_head(dest: Path) -> Path:
+    """HEAD's files (the committed module) in dest, to run the suite against them."""
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", "HEAD"], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
+    return dest
+
+
+def main():
+    parser = argparse.ArgumentParser(prog="tools/run reliability", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small counts (a few minutes)")
+    parser.add_argument("--only", default="", help=f"comma-separated: {', '.join(SCENARIOS)}")
+    parser.add_argument("--workers", type=int, default=3, help="Odoo prefork workers (0: threaded)")
+    parser.add_argument("--source", choices=("worktree", "head"), default="worktree")
+    parser.add_argument("--keep-db", action="store_true")
+    parser.add_argument("--seed", type=int, default=8)
+    args = parser.parse_args()
+    only = [s.strip() for s in args.only.split(",") if s.strip()] or list(SCENARIOS)
+    unknown = set(only) - set(SCENARIOS)
+    if unknown:
+        fail(f"unknown scenario(s) {', '.join(sorted(unknown))}; choose among {', '.join(SCENARIOS)}")
+    _ensure_requests()
+    from live_server import LiveServer
+
+    counts = dict(QUICK if args.quick else FULL)
+    rng = random.Random(args.seed)  # noqa: S311 (reproducible test data, not secrets)
+    report = Report()
+    started = time.monotonic()
+    tmp = Path(tempfile.mkdtemp(prefix="pos_mpesa-reliability-"))
+    try:
+        module_path = _export_head(tmp) if args.source == "head" else None
+        script = (
+            f"N_TILLS = {counts['tills']}\nPASSKEY = {PASSKEY!r}\nPASSWORD = {PASSWORD!r}\n" + SETUP_SCRIPT
+        )
+        with LiveServer(
+            "reliability",
+            setup_script=script,
+            workers=args.workers,
+            max_cron_threads=1,
+            callback_delay=0.5,
+            keep_db=args.keep_db,
+            module_path=module_path,
+            odoo_args=["--limit-time-real=300", "--limit-time-cpu=120"],
+        ) as live:
+            line = next(
+                (x for x in live.setup_output.splitlines() if x.startswith("RELIABILITY-SETUP ")), None
+            )
+            if not line:
+                fail(f"the setup script printed no result: {live.setup_output[-2000:]}")
+            setup = json.loads(line.split(" ", 1)[1])
+            suite = Suite(live, setup, counts, report, rng, live.log_path)
+            for scenario in only:
+                t0 = time.monotonic()
+                say(f"scenario {scenario} ...")
+                try:
+                    getattr(suite, scenario)()
+                except Exception as exc:  # one broken scenario must not hide the others' figures
+                    report.error(scenario, exc)
+                say(f"scenario {scenario}: {time.monotonic() - t0:.0f} s")
+            suite.log_scan()
+            log_copy = live.log_path
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print()
+    print(report.table())
+    for row in report.rows:
+        if row.note and not row.ok:
+            print(f"  {row.figure}: {row.note}")
+    print()
+    print(f"{'quick' if args.quick else 'full'} counts, {time.monotonic() - started:.0f} s; log: {log_copy}")
+    passed, failed = report.counts()
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    main_guard(main)
