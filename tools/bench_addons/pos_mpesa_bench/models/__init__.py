@@ -1,0 +1,2 @@
+from . import bench_row
+from . import ir_http
