@@ -30,14 +30,8 @@ ACCEPTED = {"ResultCode": 0, "ResultDesc": "Accepted"}
 RAW_MAX_BYTES = 64 * 1024  # the most of a body we store; larger ones are refused (413)
 READ_LIMIT_BYTES = 1024 * 1024  # a body larger than this is not even read
 BODY_KEY = "pos_mpesa.body"  # the body, read once: Odoo may run the route again after a conflict
-ROUTE = {
-    "type": "http",
-    "auth": "public",
-    "methods": ["POST"],
-    "csrf": False,
-    "save_session": False,
-    "max_content_length": READ_LIMIT_BYTES,  # werkzeug stops reading past it, chunked bodies included
-}
+# no route max_content_length: werkzeug would answer 413 before this controller runs, leaving no trace
+ROUTE = {"type": "http", "auth": "public", "methods": ["POST"], "csrf": False, "save_session": False}
 
 
 class Refused(Exception):
@@ -132,11 +126,15 @@ class MpesaCallbackController(http.Controller):
         """At most RAW_MAX_BYTES of the body, read once per request; (bytes, too_large)."""
         environ = request.httprequest.environ
         if BODY_KEY not in environ:
-            try:
-                data = request.httprequest.get_data(cache=True)
-                environ[BODY_KEY] = (data[:RAW_MAX_BYTES], len(data) > RAW_MAX_BYTES)
-            except RequestEntityTooLarge:
-                environ[BODY_KEY] = (b"", True)  # not read beyond the limit
+            httprequest = request.httprequest
+            if (httprequest.content_length or 0) > READ_LIMIT_BYTES:
+                environ[BODY_KEY] = (b"", True)  # not even read
+            else:
+                try:
+                    data = httprequest.get_data(cache=True)  # a chunked body: Odoo's own limit applies
+                    environ[BODY_KEY] = (data[:RAW_MAX_BYTES], len(data) > RAW_MAX_BYTES)
+                except RequestEntityTooLarge:
+                    environ[BODY_KEY] = (b"", True)
         return environ[BODY_KEY]
 
     @staticmethod
@@ -193,7 +191,7 @@ class MpesaCallbackController(http.Controller):
         if allowed:
             return allowed[:1]
         account, refused = Callback._c2b_public_account(parsed.business_short_code)
-        if refused:
+        if refused or not account:
             _logger.warning("Unauthenticated M-Pesa callback for a production account from %s", remote_addr)
             raise Refused("Rejected: unauthenticated request for a production account", 403)
         return account

@@ -8,6 +8,7 @@ a string such as "SFC_IC0003"; C2B amounts are strings and the MSISDN may be pla
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -24,6 +25,10 @@ KINDS = (STK, C2B_CONFIRMATION, C2B_VALIDATION)
 _MAX_TEXT = 1000
 _MAX_NUMBER_TEXT = 40
 _MAX_AMOUNT = Decimal(10) ** 12  # far above any M-Pesa balance; keeps float() of it meaningful
+# M-Pesa's own identifiers: receipts like QKX1ABCD23, ws_CO_2611...  / 29115-34620561-1, shortcodes
+_RECEIPT = re.compile(r"^[A-Za-z0-9]{1,40}$")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
+_SHORTCODE = re.compile(r"^[0-9]{4,10}$")
 
 
 @dataclass(frozen=True)
@@ -142,6 +147,8 @@ def _text(value, name: str, required: bool = False) -> str:
         raise CallbackParseError(f"{name} is too long")
     if "\x00" in text:
         raise CallbackParseError(f"{name} contains a NUL character")
+    if any("\ud800" <= char <= "\udfff" for char in text):
+        raise CallbackParseError(f"{name} is not valid text")  # a lone surrogate escape (\udXXX)
     if required and not text.strip():
         raise CallbackParseError(f"{name} is missing")
     return text
@@ -206,8 +213,8 @@ def _parse_stk(payload: dict) -> StkCallback:
     stk = body.get("stkCallback") if isinstance(body, dict) else None
     if not isinstance(stk, dict):
         raise CallbackParseError("Not an STK callback: Body.stkCallback is missing")
-    checkout_id = _text(stk.get("CheckoutRequestID"), "CheckoutRequestID", required=True).strip()
-    merchant_id = _text(stk.get("MerchantRequestID"), "MerchantRequestID", required=True).strip()
+    checkout_id = _identifier(stk.get("CheckoutRequestID"), "CheckoutRequestID", _REQUEST_ID)
+    merchant_id = _identifier(stk.get("MerchantRequestID"), "MerchantRequestID", _REQUEST_ID)
     if "ResultCode" not in stk:
         raise CallbackParseError("ResultCode is missing")
     code = normalize_code(_text(stk.get("ResultCode"), "ResultCode", required=True))
@@ -216,6 +223,8 @@ def _parse_stk(payload: dict) -> StkCallback:
     items = _items(stk)
     amount = items.get("Amount")
     receipt = items.get("MpesaReceiptNumber")
+    if receipt in (None, ""):
+        receipt = None
     date = items.get("TransactionDate")
     phone = items.get("PhoneNumber")
     return StkCallback(
@@ -225,10 +234,18 @@ def _parse_stk(payload: dict) -> StkCallback:
         result_desc=_text(stk.get("ResultDesc"), "ResultDesc"),
         result=classify_result(code),
         amount=None if amount is None else _amount(amount, "Amount"),
-        receipt_number=_text(receipt, "MpesaReceiptNumber").strip() or None,
+        receipt_number=None if receipt is None else _identifier(receipt, "MpesaReceiptNumber", _RECEIPT),
         transaction_time=None if date is None else _date(date, "TransactionDate"),
         phone=_text(phone, "PhoneNumber") or None,
     )
+
+
+def _identifier(value, name: str, pattern) -> str:
+    """An id M-Pesa issues (receipt, request id, shortcode): its own alphabet only."""
+    text = _text(value, name, required=True).strip()
+    if not pattern.match(text):
+        raise CallbackParseError(f"{name} is not a valid identifier")
+    return text
 
 
 def _parse_c2b(payload: dict, kind: str) -> C2BNotification:
@@ -240,12 +257,10 @@ def _parse_c2b(payload: dict, kind: str) -> C2BNotification:
     return C2BNotification(
         kind=kind,
         transaction_type=_text(payload.get("TransactionType"), "TransactionType"),
-        trans_id=_text(payload.get("TransID"), "TransID", required=True).strip(),
+        trans_id=_identifier(payload.get("TransID"), "TransID", _RECEIPT),
         trans_time=_date(payload.get("TransTime"), "TransTime"),
         amount=_amount(payload.get("TransAmount"), "TransAmount"),
-        business_short_code=_text(
-            payload.get("BusinessShortCode"), "BusinessShortCode", required=True
-        ).strip(),
+        business_short_code=_identifier(payload.get("BusinessShortCode"), "BusinessShortCode", _SHORTCODE),
         bill_ref_number=_text(payload.get("BillRefNumber"), "BillRefNumber"),
         invoice_number=_text(payload.get("InvoiceNumber"), "InvoiceNumber"),
         org_account_balance=_text(payload.get("OrgAccountBalance"), "OrgAccountBalance"),

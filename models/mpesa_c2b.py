@@ -40,12 +40,14 @@ class MpesaCallback(models.Model):
         """The account an unauthenticated public C2B request may land on: a test account only, never
         a production one nor a test sibling standing in for it. Returns (account, refused)."""
         matching = self._c2b_accounts_for_shortcode(shortcode)
-        tests = matching.filtered(lambda c: c.environment != "production")
+        if any(config.environment == "production" for config in matching):
+            # a production shortcode: only its token or an allowed IP lets a request in, and a test
+            # account sharing the shortcode does not stand in for it
+            return self.env["mpesa.config"], True
+        tests = matching
         if tests:
             default = self.env.ref("base.main_company").sudo().mpesa_config_id
             return (default if default in tests else tests[:1]), False
-        if matching:
-            return self.env["mpesa.config"], True  # production only: authentication required
         # no account on that shortcode: the brief's Postman example lands on the test default
         configs = self.env["mpesa.config"].sudo().search([("environment", "!=", "production")])
         default = self.env.ref("base.main_company").sudo().mpesa_config_id

@@ -9,6 +9,7 @@ as the token is stored, so the token survives even if the caller's transaction r
 import contextlib
 
 from odoo import fields, models
+from odoo.sql_db import Cursor
 
 # milliseconds a worker waits for another worker's refresh before giving up
 LOCK_TIMEOUT_MS = 15000
@@ -68,7 +69,10 @@ class DbTokenStore:
     @contextlib.contextmanager
     def refresh_lock(self):
         with self._registry.cursor() as cr:
-            # SET LOCAL only lasts for this short transaction
+            # READ COMMITTED: after waiting for another worker's refresh, read the token it stored
+            # (REPEATABLE READ would fail to serialize there); SET LOCAL lasts for this transaction
+            if isinstance(cr, Cursor):  # a test's cursor shares the test transaction: leave it
+                cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
             cr.execute("SET LOCAL lock_timeout = %s", (LOCK_TIMEOUT_MS,))
             cr.execute(
                 "INSERT INTO mpesa_oauth_token (config_id) VALUES (%s) ON CONFLICT (config_id) DO NOTHING",

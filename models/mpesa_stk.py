@@ -435,7 +435,13 @@ class MpesaCallback(models.Model):
         """The till stops waiting. A payment that arrived meanwhile stays the till's: it is told so."""
         self.ensure_one()
         self._lock_row()
-        if self.status == "success" and self._stk_claim_for_pusher():
+        if self.status == "success":
+            if not self._stk_claim_for_pusher():
+                return dict(
+                    self._stk_answer(),
+                    status="error",
+                    message=str(MSG_ALREADY) + self.env._(" by another till"),
+                )
             return dict(
                 self._stk_answer(),
                 message=self.env._("The customer had already paid: the payment is kept for this order."),

@@ -67,22 +67,27 @@ class TestMoneySafety(MpesaCase):
             }
         )
         self.other_method.mpesa_config_id = production
+        # no token: the production shortcode is refused, and its test twin does not stand in for it
         response = self.post_json("/mpesa/callback", c2b_confirmation("FORGED0001"))
-        self.assertEqual(response.json(), ACCEPTED)
-        forged = self.Callback.sudo().search([("mpesa_receipt_number", "=", "FORGED0001")])
-        self.assertEqual(forged.config_id, self.mpesa_config)  # landed on the test account only
+        self.assertEqual(response.status_code, 403)
+        self.assertFalse(self.Callback.sudo().search([("mpesa_receipt_number", "=", "FORGED0001")]))
+        # the test account still receives on its own token URL, and a production till never sees it
+        self.post_json(self.token_url("confirm"), c2b_confirmation("TESTACC001"))
+        test_payment = self.Callback.sudo().search([("mpesa_receipt_number", "=", "TESTACC001")])
+        self.assertEqual((test_payment.config_id, test_payment.status), (self.mpesa_config, "success"))
         self.as_cashier()
         self.assertEqual(self.search(method=self.other_method)["count"], 0)
+        self.assertEqual(self.search()["count"], 1)  # the test account's own till does see it
         refused = self.rpc(
             "/mpesa/reconcile_callback",
             {
-                "callback_id": forged.id,
+                "callback_id": test_payment.id,
                 "order_id": str(uuid.uuid4()),
                 "payment_method_id": self.other_method.id,
             },
         )
         self.assertFalse(refused["success"])
-        self.assertFalse(forged.is_reconciled)
+        self.assertFalse(test_payment.is_reconciled)
 
     # 3 ------------------------------------------------------------ the token never reaches a log
 
@@ -166,6 +171,8 @@ class TestMoneySafety(MpesaCase):
         answer = self.rpc("/mpesa/check_status", {"checkout_request_id": "ws_CO_TWO", "order_uuid": order_x})
         self.assertEqual(answer["status"], "error")
         self.assertIn("already reconciled", answer["message"])
+        cancel = self.rpc("/mpesa/cancel_stk", {"checkout_request_id": "ws_CO_TWO", "order_uuid": order_x})
+        self.assertNotEqual(cancel["status"], "completed")  # the till must not think X was paid
         row.invalidate_recordset()
         self.assertEqual(row.pos_order_ref, order_y)
 

@@ -44,8 +44,8 @@ test("Cancel while the success arrives: the paid line stays paid", async () => {
     let releaseCancel;
     const cancelAnswered = new Promise((resolve) => (releaseCancel = resolve));
     const asked = [];
-    onRpc("/mpesa/cancel_stk", async ({params}) => {
-        asked.push(params);
+    onRpc("/mpesa/cancel_stk", async (request) => {
+        asked.push((await request.json()).params);
         await cancelAnswered; // the server is slow to answer the cancel...
         return {success: true, status: "pending", message: "abandoned"};
     });
