@@ -14,7 +14,7 @@ from datetime import timedelta, timezone
 from decimal import InvalidOperation
 
 from odoo import api, fields, models
-from odoo.tools import SQL
+from odoo.tools import SQL, ormcache
 
 from ..daraja import nairobi_timestamp
 from .mpesa_callback import CLAIMABLE
@@ -63,16 +63,13 @@ class MpesaCallback(models.Model):
         is_validation = notif.kind == "c2b_validation"
         receipt = notif.trans_id or False
         if receipt:
-            stk_twin = Callback.search(
-                [("mpesa_receipt_number", "=", receipt), ("callback_type", "=", "stk")], limit=1
-            )
+            seen = Callback.search([("mpesa_receipt_number", "=", receipt)])  # its STK twin, an earlier C2B
+            stk_twin = seen.filtered(lambda r: r.callback_type == "stk")[:1]
             if stk_twin and not is_validation:
                 # Safaricom also tells the C2B URL about a paybill's STK payments: the same money
                 stk_twin._lock_row()
                 return stk_twin._record_duplicate(raw_text)
-            existing = Callback.search(
-                [("mpesa_receipt_number", "=", receipt), ("callback_type", "=", "c2b")], limit=1
-            )
+            existing = seen.filtered(lambda r: r.callback_type == "c2b")[:1]
             if existing:
                 existing._lock_row()
                 if existing.is_validation and not is_validation and existing.status == "pending":
@@ -153,11 +150,22 @@ class MpesaCallback(models.Model):
     def _c2b_search_accounts(self, config):
         """Accounts whose payments a till of ``config`` may take: same company and C2B shortcode, and
         the same kind of environment (a production till never sees a test account's payments)."""
+        return self.env["mpesa.config"].sudo().browse(self._c2b_search_account_ids(config.id))
+
+    @api.model
+    @ormcache("config_id")
+    def _c2b_search_account_ids(self, config_id):
+        """Cached in every worker; mpesa.config clears it when an account changes."""
+        config = self.env["mpesa.config"].sudo().browse(config_id)
         shortcode = config._get_c2b_shortcode()
         production = config.environment == "production"
         siblings = self.env["mpesa.config"].sudo().search([("company_id", "=", config.company_id.id)])
-        return siblings.filtered(
-            lambda c: c._get_c2b_shortcode() == shortcode and (c.environment == "production") == production
+        return tuple(
+            siblings.filtered(
+                lambda c: (
+                    c._get_c2b_shortcode() == shortcode and (c.environment == "production") == production
+                )
+            ).ids
         )
 
     @api.model
@@ -171,7 +179,9 @@ class MpesaCallback(models.Model):
         self.flush_model()
         self.env.cr.execute(
             SQL(
-                """SELECT id FROM mpesa_callback
+                """SELECT id, mpesa_receipt_number, phone_number, customer_name, amount,
+                          transaction_date, received_date, callback_type, bill_ref_number
+                     FROM mpesa_callback
                     WHERE %s
                       AND config_id = ANY(%s) AND amount = %s AND received_date >= %s
                       AND (callback_type = 'c2b' OR stk_abandoned OR request_date <= %s)
@@ -185,43 +195,52 @@ class MpesaCallback(models.Model):
                 MAX_SEARCH_RESULTS,
             )
         )
-        rows = self.sudo().browse([row_id for (row_id,) in self.env.cr.fetchall()])
-        return [row._c2b_search_result() for row in rows]
+        return [self._c2b_search_result(row) for row in self.env.cr.dictfetchall()]
 
-    def _c2b_search_result(self):
-        self.ensure_one()
-        when = self.transaction_date or self.received_date
+    @api.model
+    def _c2b_search_result(self, row):
+        """The brief's shape of one search result, from the search's own columns."""
+        when = row["transaction_date"] or row["received_date"]
         return {
-            "id": self.id,
-            "trans_id": self.mpesa_receipt_number or "",
-            "mpesa_receipt_number": self.mpesa_receipt_number or "",
-            "phone_number": self.phone_number or "",
-            "customer_name": self.customer_name or "",
-            "amount": float(self.amount),
+            "id": row["id"],
+            "trans_id": row["mpesa_receipt_number"] or "",
+            "mpesa_receipt_number": row["mpesa_receipt_number"] or "",
+            "phone_number": row["phone_number"] or "",
+            "customer_name": row["customer_name"] or "",
+            "amount": float(row["amount"]),
             "transaction_date": nairobi_timestamp(when.replace(tzinfo=timezone.utc)),
-            "create_date": fields.Datetime.to_string(self.received_date),
-            "type": self.callback_type,
-            "bill_ref_number": self.bill_ref_number or "",
+            "create_date": fields.Datetime.to_string(row["received_date"]),
+            "type": row["callback_type"],
+            "bill_ref_number": row["bill_ref_number"] or "",
         }
 
     # ================================================================== bus
 
     def _notify_c2b(self):
         """Tell every open till using this account that a C2B payment arrived (MPESA_C2B_RECEIVED)."""
+        methods = self.env["pos.config"]._fields["payment_method_ids"]
         for row in self.filtered(
             lambda r: r.callback_type == "c2b" and r.status == "success" and r.config_id
         ):
-            sessions = (
-                self.env["pos.session"]
-                .sudo()
-                .search(
-                    [
-                        ("state", "in", ("opening_control", "opened")),
-                        ("config_id.payment_method_ids.mpesa_config_id", "=", row.config_id.id),
-                    ]
+            # the tills with an open session and an M-Pesa method on this account, in one query
+            self.env.cr.execute(
+                SQL(
+                    """SELECT DISTINCT session.config_id
+                         FROM pos_session session
+                         JOIN %s rel ON rel.%s = session.config_id
+                         JOIN pos_payment_method method ON method.id = rel.%s
+                        WHERE session.state IN ('opening_control', 'opened')
+                          AND method.mpesa_config_id = %s""",
+                    SQL.identifier(methods.relation),
+                    SQL.identifier(methods.column1),
+                    SQL.identifier(methods.column2),
+                    row.config_id.id,
                 )
             )
-            for pos_config in sessions.config_id:
+            tills = (
+                self.env["pos.config"].sudo().browse([config_id for (config_id,) in self.env.cr.fetchall()])
+            )
+            for pos_config in tills:
                 pos_config._notify(
                     "MPESA_C2B_RECEIVED",
                     {"callback_id": row.id, "amount": row.amount, "mpesa_config_id": row.config_id.id},

@@ -224,15 +224,16 @@ class MpesaCallback(models.Model):
     def _lock_row(self, nowait=False):
         """Row lock for this transaction; returns False when nowait and another worker holds it."""
         self.ensure_one()
+        if not nowait:  # waits, never refused: no savepoint needed
+            self.env.cr.execute("SELECT id FROM mpesa_callback WHERE id = %s FOR UPDATE", (self.id,))
+            self.invalidate_recordset()
+            return True
         try:
             # a busy row is an expected answer here, not an error worth logging
             with self.env.cr.savepoint(flush=False), mute_logger("odoo.sql_db"):
-                if nowait:
-                    self.env.cr.execute(
-                        "SELECT id FROM mpesa_callback WHERE id = %s FOR UPDATE NOWAIT", (self.id,)
-                    )
-                else:
-                    self.env.cr.execute("SELECT id FROM mpesa_callback WHERE id = %s FOR UPDATE", (self.id,))
+                self.env.cr.execute(
+                    "SELECT id FROM mpesa_callback WHERE id = %s FOR UPDATE NOWAIT", (self.id,)
+                )
         except pg_errors.LockNotAvailable:
             return False
         self.invalidate_recordset()
@@ -244,11 +245,12 @@ class MpesaCallback(models.Model):
 
         The unique index on the live receipt refuses a second payment for one receipt. When it
         fires, a concurrent request committed that payment after our snapshot was taken (Odoo runs
-        REPEATABLE READ): retrying the whole request sees it and records a duplicate instead.
+        REPEATABLE READ): retrying the whole request sees it and records a duplicate instead. No
+        savepoint: the refused transaction is rolled back whole by the retry.
         """
         try:
-            with self.env.cr.savepoint():
-                yield
+            yield
+            self.env["mpesa.callback"].flush_model()  # the index decides here, not at commit
         except pg_errors.UniqueViolation as error:
             if not (error.diag.constraint_name or "").startswith("mpesa_callback_"):
                 raise

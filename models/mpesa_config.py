@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from odoo import _lt, api, fields, models
 from odoo.exceptions import UserError, ValidationError
+from odoo.tools import ormcache
 
 from ..daraja import DarajaClient, DarajaConfig, DarajaError
 from .mpesa_oauth_token import DbTokenStore
@@ -282,11 +283,28 @@ class MpesaConfig(models.Model):
             "business_shortcode",
         }
         res = super().write(vals)
+        if {
+            "callback_token",
+            "active",
+            "company_id",
+            "environment",
+            "c2b_shortcode",
+            "business_shortcode",
+            "till_number",
+            "account_type",
+        } & set(vals):
+            self.env.registry.clear_cache()  # _callback_tokens and the C2B search's siblings
         if credential_fields & set(vals):
             # a token issued for other credentials is useless (and would be sent to the wrong host)
             tokens = self.env["mpesa.oauth.token"].sudo().search([("config_id", "in", self.ids)])
             tokens.write({"access_token": False, "expires_at": 0})
         return res
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        configs = super().create(vals_list)
+        self.env.registry.clear_cache()  # a new token to accept, new siblings for the C2B search
+        return configs
 
     @api.ondelete(at_uninstall=False)
     def _unlink_except_used(self):
@@ -317,14 +335,21 @@ class MpesaConfig(models.Model):
     @api.model
     def _from_callback_token(self, token):
         """The active account whose callback token this is, compared in constant time; else empty."""
-        found = self.browse()
+        found = None
         if not isinstance(token, str) or not TOKEN_RE.match(token):
-            return found
-        for config in self.sudo().with_context(active_test=False).search([]):
-            expected = config.callback_token or ""
-            if expected and hmac.compare_digest(expected.encode(), token.encode()):
-                found = config
-        return found if found.active else self.browse()
+            return self.browse()
+        for config_id, expected in self._callback_tokens():
+            if hmac.compare_digest(expected.encode(), token.encode()):
+                found = config_id
+        return self.sudo().browse(found) if found else self.browse()
+
+    @api.model
+    @ormcache()
+    def _callback_tokens(self):
+        """(id, token) of every active account, cached in every worker: a callback costs no query
+        to authenticate. Cleared (in all workers) when a token or an account changes."""
+        configs = self.sudo().search([("callback_token", "!=", False)])
+        return tuple((config.id, config.callback_token) for config in configs)
 
     def _get_c2b_shortcode(self):
         self.ensure_one()

@@ -56,6 +56,11 @@ class MpesaCallback(models.Model):
             return {"success": False, "message": error.args[0] if error.args else str(error)}
 
     @api.model
+    def _user_company_ids(self):
+        """The asking user's companies (cached by Odoo per user: no query per request)."""
+        return list(self.env.user._get_company_ids())
+
+    @api.model
     def _config_for_payment_method(self, payment_method_id, pos_config_id=None):
         """The M-Pesa account the till uses: its payment method, else the company default."""
         PaymentMethod = self.env["pos.payment.method"]
@@ -75,7 +80,7 @@ class MpesaCallback(models.Model):
         config = method.sudo().mpesa_config_id if method else self.env.company.sudo().mpesa_config_id
         if not config or not config.active or not config._is_configured():
             raise MpesaRequestError(str(MSG_NOT_CONFIGURED))
-        if config.company_id not in self.env.user.company_ids:
+        if config.company_id.id not in self._user_company_ids():
             raise MpesaRequestError(self.env._("This M-Pesa account belongs to another company"))
         return method, config
 
@@ -110,7 +115,7 @@ class MpesaCallback(models.Model):
             [
                 ("checkout_request_id", "=", checkout_request_id.strip()),
                 ("callback_type", "=", "stk"),
-                ("company_id", "in", self.env.user.company_ids.ids),
+                ("company_id", "in", self._user_company_ids()),
             ],
             limit=1,
         )
@@ -199,7 +204,7 @@ class MpesaCallback(models.Model):
             raise MpesaRequestError(self.env._("callback_id must be an integer"))
         order, order_key = self._resolve_order(order_id)
         row = self.sudo().search(
-            [("id", "=", callback_id), ("company_id", "in", self.env.user.company_ids.ids)], limit=1
+            [("id", "=", callback_id), ("company_id", "in", self._user_company_ids())], limit=1
         )
         if not row:
             raise MpesaRequestError(self.env._("Unknown callback"))
@@ -227,13 +232,13 @@ class MpesaCallback(models.Model):
         Order = self.env["pos.order"].sudo()
         if _is_int(order_id):
             order = Order.browse(order_id).exists()
-            if not order or order.company_id not in self.env.user.company_ids:
+            if not order or order.company_id.id not in self._user_company_ids():
                 raise MpesaRequestError(self.env._("Unknown order"))
             return order, order.uuid or str(order.id)
         if isinstance(order_id, str) and UUID_RE.match(order_id.strip()):
             ref = order_id.strip().lower()
             order = Order.search(
-                Domain.AND([[("uuid", "=", ref)], [("company_id", "in", self.env.user.company_ids.ids)]]),
+                Domain.AND([[("uuid", "=", ref)], [("company_id", "in", self._user_company_ids())]]),
                 limit=1,
             )
             return order, ref
