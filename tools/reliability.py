@@ -198,7 +198,9 @@ class Report:
 class Http:
     """Thread-local requests sessions; POS sessions share one server-side login per till."""
 
-    def __init__(self, base, db, timeout=60):
+    # The POS waits for its server without a deadline; the client here waits 150 s, long enough for
+    # the "push timeout" faults run, where 10 pushes each hold one of 3 workers for Daraja's 30 s.
+    def __init__(self, base, db, timeout=150):
         import requests
 
         self.requests = requests
