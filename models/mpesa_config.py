@@ -306,6 +306,11 @@ class MpesaConfig(models.Model):
         self.env.registry.clear_cache()  # a new token to accept, new siblings for the C2B search
         return configs
 
+    def unlink(self):
+        res = super().unlink()
+        self.env.registry.clear_cache()  # its token must stop authenticating at once
+        return res
+
     @api.ondelete(at_uninstall=False)
     def _unlink_except_used(self):
         if self.env["mpesa.callback"].sudo().search_count([("config_id", "in", self.ids)], limit=1):

@@ -17,6 +17,7 @@ from .mpesa_stk import MSG_ALREADY
 from .mpesa_utils import to_decimal
 
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+READ_ONLY_REQUESTS = {"_pos_search_unreconciled"}  # run without a savepoint: they write nothing
 MSG_NOT_CONFIGURED = _lt("M-Pesa not configured")
 MSG_RECONCILED = _lt("Callback reconciled successfully")
 MSG_ACCESS = _lt("Access denied: you must be a Point of Sale user")
@@ -46,6 +47,8 @@ class MpesaCallback(models.Model):
         try:
             if not self.env.su and not self.env.user.has_group("point_of_sale.group_pos_user"):
                 raise MpesaRequestError(str(MSG_ACCESS))
+            if method_name in READ_ONLY_REQUESTS:
+                return getattr(self, method_name)(*args, **kwargs)  # nothing to roll back
             with self.env.cr.savepoint():
                 return getattr(self, method_name)(*args, **kwargs)
         except MpesaRequestError as error:
@@ -68,7 +71,7 @@ class MpesaCallback(models.Model):
         if not _missing(payment_method_id):
             if not _is_int(payment_method_id):
                 raise MpesaRequestError(self.env._("payment_method_id must be an integer"))
-            method = PaymentMethod.browse(payment_method_id).exists()
+            method = PaymentMethod.search([("id", "=", payment_method_id)])  # one query, access rules applied
             if not method:
                 raise MpesaRequestError(self.env._("Unknown payment method"))
             method.check_access("read")
