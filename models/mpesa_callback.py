@@ -200,7 +200,16 @@ class MpesaCallback(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
-        return super().create([self._clean_vals(vals) for vals in vals_list])
+        kes_id = self.env["ir.model.data"]._xmlid_lookup("base.KES")[1]  # cached: no query per callback
+        prepared = []
+        for vals in vals_list:
+            vals = self._clean_vals(vals)
+            vals.setdefault("currency_id", kes_id)
+            if "name" not in vals and (vals.get("mpesa_receipt_number") or vals.get("checkout_request_id")):
+                # what _compute_name gives, set now rather than by an UPDATE after the INSERT
+                vals["name"] = vals.get("mpesa_receipt_number") or vals["checkout_request_id"]
+            prepared.append(vals)
+        return super().create(prepared)
 
     def write(self, vals):
         # the only field a human edits; everything else goes through the flows (sudo)
