@@ -108,8 +108,8 @@ class MpesaCallback(models.Model):
             vals.update(status="needs_review", review_reason="No M-Pesa account for this shortcode")
         elif (
             notif.business_short_code
-            and str(notif.business_short_code).strip() != config._get_c2b_shortcode()
-            and config.environment == "production"
+            and str(notif.business_short_code).strip() != config._callback_facts()[1]
+            and config._callback_facts()[2] == "production"
         ):
             vals.update(
                 status="needs_review", review_reason="Shortcode differs from the account's C2B shortcode"

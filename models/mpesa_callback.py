@@ -272,7 +272,7 @@ class MpesaCallback(models.Model):
     @api.model
     def _company_id_for(self, config):
         """Company of a row Safaricom sent: its account's, else the main company (no account known)."""
-        return (config.company_id if config else self.env.ref("base.main_company")).id
+        return config._callback_facts()[0] if config else self.env.ref("base.main_company").id
 
     @api.model
     def _store_invalid(

@@ -292,8 +292,10 @@ class MpesaConfig(models.Model):
             "business_shortcode",
             "till_number",
             "account_type",
+            "confirm_stk_with_query",
         } & set(vals):
-            self.env.registry.clear_cache()  # _callback_tokens and the C2B search's siblings
+            # _callback_tokens, _callback_facts and the C2B search's siblings, in every worker
+            self.env.registry.clear_cache()
         if credential_fields & set(vals):
             # a token issued for other credentials is useless (and would be sent to the wrong host)
             tokens = self.env["mpesa.oauth.token"].sudo().search([("config_id", "in", self.ids)])
@@ -355,6 +357,19 @@ class MpesaConfig(models.Model):
         to authenticate. Cleared (in all workers) when a token or an account changes."""
         configs = self.sudo().search([("callback_token", "!=", False)])
         return tuple((config.id, config.callback_token) for config in configs)
+
+    @ormcache("self.id")
+    def _callback_facts(self):
+        """(company id, C2B shortcode, environment, confirm STK by query): what every callback needs,
+        cached in every worker (cleared with the tokens when an account changes)."""
+        self.ensure_one()
+        config = self.sudo()
+        return (
+            config.company_id.id,
+            config._get_c2b_shortcode(),
+            config.environment,
+            config.confirm_stk_with_query,
+        )
 
     def _get_c2b_shortcode(self):
         self.ensure_one()

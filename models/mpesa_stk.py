@@ -250,7 +250,7 @@ class MpesaCallback(models.Model):
         ):
             return self._stk_review("MerchantRequestID mismatch", **base_vals)
         if status == "success":
-            if self.config_id.confirm_stk_with_query:
+            if self.config_id._callback_facts()[3]:  # confirm STK results by query
                 # trusted only once the STK query agrees; the cron picks it up at once
                 self.write({**base_vals, "pending_callback": raw_text})
                 self.env.ref("pos_mpesa.ir_cron_mpesa_recover_stk")._trigger()
