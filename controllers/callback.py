@@ -35,7 +35,8 @@ ROUTE = {"type": "http", "auth": "public", "methods": ["POST"], "csrf": False, "
 
 
 class Refused(Exception):
-    """The request is answered with an error; ``store`` says whether it is kept as a row."""
+    """The request is answered with an error: kept as an invalid row when an account authenticated it
+    (``config``), else only counted as a rejected request."""
 
     def __init__(self, reason, status, config=None, callback_type="unknown"):
         super().__init__(reason)
@@ -75,7 +76,6 @@ class MpesaCallbackController(http.Controller):
             if token is not None:
                 config = request.env["mpesa.config"].sudo()._from_callback_token(token)
                 if not config:
-                    _logger.warning("M-Pesa callback with an unknown token from %s", remote_addr)
                     raise Refused("Unknown callback token", 403)
             if too_large:
                 raise Refused(f"Payload larger than {RAW_MAX_BYTES // 1024} KiB", 413, config)
@@ -101,9 +101,13 @@ class MpesaCallbackController(http.Controller):
                     refusal.callback_type,
                 )
             else:
-                request.env["mpesa.rejected.request"].sudo()._record(
-                    remote_addr, mask_secrets(httprequest.full_path), refusal.reason, body
+                first = (
+                    request.env["mpesa.rejected.request"]
+                    .sudo()
+                    ._record(remote_addr, mask_secrets(httprequest.full_path), refusal.reason, body)
                 )
+                if first:  # once per sender, route, reason and hour: a flood does not flood the log
+                    _logger.warning("M-Pesa callback refused (%s) from %s", refusal.reason, remote_addr)
             return self._reply({"ResultCode": 1, "ResultDesc": refusal.reason}, status=refusal.status)
         except (ConcurrencyError, *PG_CONCURRENCY_EXCEPTIONS_TO_RETRY):
             raise  # Odoo runs the request again in a fresh transaction
@@ -145,7 +149,7 @@ class MpesaCallbackController(http.Controller):
         try:
             payload = load_callback_body(body)
         except CallbackParseError as error:
-            raise Refused(error.message if hasattr(error, "message") else str(error), 400, config) from None
+            raise Refused(getattr(error, "message", None) or str(error), 400, config) from None
         if kind is None:
             # the public route takes STK callbacks and C2B confirmations; validation has its own URL
             kind = detect_callback_kind(payload)
@@ -180,9 +184,9 @@ class MpesaCallbackController(http.Controller):
         if isinstance(parsed, StkCallback):
             row = Callback.search([("checkout_request_id", "=", parsed.checkout_request_id)], limit=1)
             account = row.config_id if row else Callback._c2b_public_account(None)[0]
-            if not account or (
-                account.environment == "production" and not account._is_ip_allowed(remote_addr)
-            ):
+            if not account:
+                raise Refused("Rejected: no account takes unauthenticated requests", 403)
+            if account.environment == "production" and not account._is_ip_allowed(remote_addr):
                 # the CallBackURL we send carries the token: without it, this is not Safaricom
                 raise Refused("Rejected: unauthenticated request for a production account", 403)
             return account
@@ -191,7 +195,8 @@ class MpesaCallbackController(http.Controller):
         if allowed:
             return allowed[:1]
         account, refused = Callback._c2b_public_account(parsed.business_short_code)
-        if refused or not account:
-            _logger.warning("Unauthenticated M-Pesa callback for a production account from %s", remote_addr)
+        if refused:
             raise Refused("Rejected: unauthenticated request for a production account", 403)
+        if not account:
+            raise Refused("Rejected: no account takes unauthenticated requests", 403)
         return account

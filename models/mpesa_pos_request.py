@@ -218,7 +218,7 @@ class MpesaCallback(models.Model):
                 raise MpesaRequestError(self.env._("This payment was made to another M-Pesa account"))
         if row.status != "success" or row.duplicate_of_id:
             raise MpesaRequestError(self.env._("Only successful payments can be reconciled"))
-        if row._claim_reserved_for_pusher() and row.order_key != order_key:
+        if row._claim_reserved_for_pusher() and row._stk_order_key() != order_key:
             raise MpesaRequestError(str(MSG_ALREADY))
         pos_config = self._pos_config_for_request(pos_config_id) or order.config_id
         if not row._claim(order_key, pos_config=pos_config, order=order or None):

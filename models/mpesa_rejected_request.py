@@ -40,7 +40,8 @@ class MpesaRejectedRequest(models.Model):
 
     @api.model
     def _record(self, remote_addr, route, reason, body):
-        """Count one rejected request (an upsert: concurrent floods never collide)."""
+        """Count one rejected request (an upsert: concurrent floods never collide). True for the
+        first of its sender, route, reason and hour."""
         sample = db_text(body[:SAMPLE_BYTES].decode("utf-8", "replace"))
         self.env.cr.execute(
             """INSERT INTO mpesa_rejected_request
@@ -49,9 +50,11 @@ class MpesaRejectedRequest(models.Model):
                VALUES (%s, %s, %s, date_trunc('hour', now() at time zone 'UTC'), 1,
                        now() at time zone 'UTC', now() at time zone 'UTC', %s, %s, %s)
                ON CONFLICT (hour, reason, route, COALESCE(remote_addr, ''))
-               DO UPDATE SET count = mpesa_rejected_request.count + 1, last_seen = EXCLUDED.last_seen""",
+               DO UPDATE SET count = mpesa_rejected_request.count + 1, last_seen = EXCLUDED.last_seen
+               RETURNING count""",
             (remote_addr, route[:200], reason[:200], len(body), hashlib.sha256(body).hexdigest(), sample),
         )
+        return self.env.cr.fetchone()[0] == 1
 
     @api.autovacuum
     def _gc_old_rejections(self):

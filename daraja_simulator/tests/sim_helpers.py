@@ -18,9 +18,10 @@ def password(shortcode="174379", passkey=SANDBOX_PASSKEY, timestamp=TIMESTAMP):
 
 
 class Receiver:
-    """A loopback HTTP server that records every POST and answers with a configurable reply."""
+    """A loopback HTTP server that records every POST (with its arrival time) and answers with a
+    configurable reply, after holding each request ``hold`` seconds (to see deliveries overlap)."""
 
-    def __init__(self):
+    def __init__(self, hold=0.0):
         self.requests = []
         self.replies = {}  # path -> (status, body bytes)
         self._cond = threading.Condition()
@@ -31,9 +32,15 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with receiver._cond:
                     receiver.requests.append(
-                        {"path": self.path, "headers": dict(self.headers.items()), "raw": body}
+                        {
+                            "path": self.path,
+                            "headers": dict(self.headers.items()),
+                            "raw": body,
+                            "at": time.monotonic(),
+                        }
                     )
                     receiver._cond.notify_all()
+                time.sleep(hold)
                 status, reply = receiver.replies.get(
                     self.path, (200, b'{"ResultCode":0,"ResultDesc":"Accepted"}')
                 )

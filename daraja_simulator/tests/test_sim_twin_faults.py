@@ -1,13 +1,11 @@
 """The STK -> C2B twin, fault options, a query contradicting the callback, unregistered shortcodes."""
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
-from sim_helpers import Daraja, wait_until
+from sim_helpers import Daraja, Receiver, wait_until
 
 from daraja_simulator import SimulatorServer
 
@@ -93,51 +91,16 @@ def test_twin_comes_even_when_the_stk_callback_does_not(daraja, receiver):
     assert not [req for req in receiver.requests if req["path"] == "/stk"]
 
 
-class _SlowReceiver:
-    """Records each POST's arrival and holds it 0.3 s: concurrent deliveries overlap, serial ones not."""
-
-    def __init__(self):
-        self.arrivals = []
-        self.lock = threading.Lock()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with outer.lock:
-                    outer.arrivals.append((self.path, time.monotonic()))
-                time.sleep(0.3)
-                body = b'{"ResultCode":0,"ResultDesc":"Accepted"}'
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = False
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,))
-        self.thread.start()
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join()
-
-
 @pytest.mark.parametrize(("mode", "overlap"), [("same_moment", True), ("after", False)])
 def test_same_moment_sends_both_deliveries_together(daraja, mode, overlap):
-    slow = _SlowReceiver()
+    slow = Receiver(hold=0.3)  # concurrent deliveries overlap, serial ones do not
     try:
         daraja.register(confirmation=f"{slow.url}/c2b/confirm", validation=f"{slow.url}/c2b/validate")
         daraja.control("options", {"stk_c2b_twin": mode})
         daraja.push(PAID, callback_url=f"{slow.url}/stk")
-        wait_until(lambda: len(slow.arrivals) == 2 and len(daraja.control("callbacks").json()["callbacks"]))
-        (_, first), (_, second) = sorted(slow.arrivals, key=lambda a: a[1])
-        assert {path for path, _ in slow.arrivals} == {"/stk", "/c2b/confirm"}
+        wait_until(lambda: len(slow.requests) == 2 and len(daraja.control("callbacks").json()["callbacks"]))
+        first, second = sorted(req["at"] for req in slow.requests)
+        assert {req["path"] for req in slow.requests} == {"/stk", "/c2b/confirm"}
         assert (second - first < 0.2) is overlap
         wait_until(
             lambda: all(c["http_status"] == 200 for c in daraja.control("callbacks").json()["callbacks"])
