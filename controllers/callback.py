@@ -5,13 +5,16 @@ secret token (masked in the server log, see request_log.py). Here: read the body
 account authenticated the request, parse it, and hand it to its domain (mpesa_stk.py, mpesa_c2b.py).
 Authenticated requests are stored before they are acknowledged, even unreadable ones; requests
 nobody authenticated are only counted (mpesa.rejected.request), so a flood costs almost nothing.
+The tills are told after the answer was written (_answer): Safaricom waits for the answer only.
 """
 
 import logging
 
-from odoo import http
+from odoo import SUPERUSER_ID, api, http
 from odoo.exceptions import ConcurrencyError
 from odoo.http import request
+from odoo.modules import module as odoo_module
+from odoo.modules.registry import Registry
 from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -22,6 +25,7 @@ from ..daraja import (
     load_callback_body,
     parse_callback,
 )
+from ..models.mpesa_callback import BUS_AFTER_ANSWER
 from .request_log import mask_secrets
 
 _logger = logging.getLogger(__name__)
@@ -65,7 +69,10 @@ class MpesaCallbackController(http.Controller):
     # ------------------------------------------------------------------ one request
 
     def _handle(self, kind, token):
-        Callback = request.env["mpesa.callback"].sudo()
+        return self._answer(self._process(kind, token))
+
+    def _process(self, kind, token):
+        Callback = request.env["mpesa.callback"].sudo().with_context(**self._bus_context())
         httprequest = request.httprequest
         remote_addr = httprequest.remote_addr
         body, too_large = self._read_body()
@@ -114,10 +121,41 @@ class MpesaCallbackController(http.Controller):
         except Exception:
             # our own bug must not lose Safaricom's only delivery: keep it for a human
             _logger.exception("M-Pesa callback processing failed; stored for review")
+            request.env.cr.postcommit.data.pop(BUS_AFTER_ANSWER, None)  # rolled back with the savepoint
             Callback._store_invalid(
                 text, "Processing error (see server log)", config, source, remote_addr, status="needs_review"
             )
         return self._reply(ACCEPTED)
+
+    # ------------------------------------------------------------------ the tills, after the answer
+
+    @staticmethod
+    def _bus_context():
+        # tests share one cursor with the test itself: there the tills are told before the answer
+        return {} if odoo_module.current_test else {BUS_AFTER_ANSWER: True}
+
+    @staticmethod
+    def _answer(response):
+        """Send the till messages queued by this request (mpesa.callback._bus_later) once the answer
+        was written to Safaricom: the bus costs a new PostgreSQL connection, which Safaricom need
+        not wait for. werkzeug closes only the response it sent, and Odoo sends it only after the
+        transaction committed (a retried attempt's response is dropped unsent). A message lost
+        because the worker died in between is made up for by the till's own status polling and
+        the C2B search."""
+        queued = request.env.cr.postcommit.data.get(BUS_AFTER_ANSWER)
+        if not queued:
+            return response
+        dbname = request.env.cr.dbname
+
+        def send():
+            try:
+                with Registry(dbname).cursor() as cr:
+                    api.Environment(cr, SUPERUSER_ID, {})["mpesa.callback"]._bus_send_queued(queued)
+            except Exception:
+                _logger.exception("M-Pesa: the tills were not told of a stored payment (they poll)")
+
+        response.call_on_close(send)
+        return response
 
     # ------------------------------------------------------------------ helpers
 

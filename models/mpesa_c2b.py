@@ -78,7 +78,7 @@ class MpesaCallback(models.Model):
                     return existing._notify_c2b()
                 return existing._record_duplicate(raw_text)
         with Callback._payment_guard():
-            row = Callback.create(Callback._c2b_vals(notif, raw_text, source, config, remote_addr))
+            row = Callback._insert_row(Callback._c2b_vals(notif, raw_text, source, config, remote_addr))
         return row._notify_c2b()
 
     @api.model
@@ -218,6 +218,8 @@ class MpesaCallback(models.Model):
 
     def _notify_c2b(self):
         """Tell every open till using this account that a C2B payment arrived (MPESA_C2B_RECEIVED)."""
+        if self._bus_later("_notify_c2b"):
+            return self
         methods = self.env["pos.config"]._fields["payment_method_ids"]
         for row in self.filtered(
             lambda r: r.callback_type == "c2b" and r.status == "success" and r.config_id

@@ -31,6 +31,26 @@ SAFARICOM_IPS = (
 
 MANAGER_GROUP = "point_of_sale.group_pos_manager"
 TOKEN_RE = re.compile(r"^[0-9a-f]{16,128}$")
+# what the per-worker caches below hold (_callback_tokens, _callback_facts, _till_facts, the C2B
+# search's siblings): writing one of these clears them in every worker
+CACHED_FIELDS = frozenset(
+    {
+        "callback_token",
+        "active",
+        "company_id",
+        "environment",
+        "c2b_shortcode",
+        "business_shortcode",
+        "till_number",
+        "account_type",
+        "confirm_stk_with_query",
+        "consumer_key",
+        "consumer_secret",
+        "passkey",
+        "simulator_url",
+        "match_window",
+    }
+)
 # "Local simulator" accounts reach this machine only: their key and secret may be production ones
 LOOPBACK_HOSTS = ("localhost", "localhost.localdomain")
 
@@ -283,18 +303,8 @@ class MpesaConfig(models.Model):
             "business_shortcode",
         }
         res = super().write(vals)
-        if {
-            "callback_token",
-            "active",
-            "company_id",
-            "environment",
-            "c2b_shortcode",
-            "business_shortcode",
-            "till_number",
-            "account_type",
-            "confirm_stk_with_query",
-        } & set(vals):
-            # _callback_tokens, _callback_facts and the C2B search's siblings, in every worker
+        if CACHED_FIELDS & set(vals):
+            # _callback_tokens, _callback_facts, _till_facts and the C2B search's siblings, in every worker
             self.env.registry.clear_cache()
         if credential_fields & set(vals):
             # a token issued for other credentials is useless (and would be sent to the wrong host)
@@ -370,6 +380,14 @@ class MpesaConfig(models.Model):
             config.environment,
             config.confirm_stk_with_query,
         )
+
+    @ormcache("self.id")
+    def _till_facts(self):
+        """(usable: active and configured, company id, match window): what every till request
+        needs, cached in every worker (cleared when an account changes)."""
+        self.ensure_one()
+        config = self.sudo()
+        return (bool(config.active and config._is_configured()), config.company_id.id, config.match_window)
 
     def _get_c2b_shortcode(self):
         self.ensure_one()

@@ -21,6 +21,7 @@ from datetime import timedelta
 
 from odoo import _lt, api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import SQL
 
 from ..daraja import DarajaAPIError, DarajaError, DarajaTransportError, parse_callback
 from .mpesa_utils import STK_WAIT_SECONDS, status_value, to_decimal
@@ -184,7 +185,15 @@ class MpesaCallback(models.Model):
     def _stk_process_callback(self, callback, raw_text, source, config=None, remote_addr=None):
         """An STK callback from Safaricom (already authenticated and parsed)."""
         Callback = self.sudo()
-        row = Callback.search([("checkout_request_id", "=", callback.checkout_request_id)], limit=1)
+        Callback.flush_model(["checkout_request_id"])
+        # found and locked in one statement (the row lock of _lock_row)
+        self.env.cr.execute(
+            SQL(
+                "SELECT id FROM mpesa_callback WHERE checkout_request_id = %s LIMIT 1 FOR UPDATE",
+                callback.checkout_request_id,
+            )
+        )
+        row = Callback.browse([row_id for (row_id,) in self.env.cr.fetchall()])
         if not row:
             # not a request we made (forged, another system's, or faster than our commit): keep it for
             # review, without its receipt, so it can never block the real payment's receipt
@@ -208,7 +217,6 @@ class MpesaCallback(models.Model):
                     "company_id": Callback._company_id_for(config),
                 }
             )
-        row._lock_row()
         if config and row.config_id and config != row.config_id:
             return row._stk_review(
                 "Callback received on another account's URL", callback_received=True, raw_payload=raw_text
@@ -483,6 +491,8 @@ class MpesaCallback(models.Model):
 
     def _notify_till(self):
         """Push an STK result to the till that sent the push (MPESA_PAYMENT_STATUS)."""
+        if self._bus_later("_notify_till"):
+            return self
         for row in self.filtered(lambda r: r.callback_type == "stk" and r.pos_config_id):
             answer = row._stk_answer()
             row.pos_config_id.sudo()._notify(

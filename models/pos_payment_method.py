@@ -1,9 +1,12 @@
 import re
 
 from odoo import api, fields, models
+from odoo.tools import ormcache
 
 # "M-Pesa", "mpesa", "M Pesa", "Lipa na M-Pesa"...
 MPESA_NAME_RE = re.compile(r"m[\s\-_]?pesa", re.IGNORECASE)
+# what _mpesa_method_facts caches: a change to one of these clears it in every worker
+FACT_FIELDS = frozenset({"active", "company_id", "use_payment_terminal", "mpesa_config_id"})
 
 
 class PosPaymentMethod(models.Model):
@@ -66,7 +69,30 @@ class PosPaymentMethod(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
-        return super().create([self._mpesa_default_vals(vals) for vals in vals_list])
+        methods = super().create([self._mpesa_default_vals(vals) for vals in vals_list])
+        self.env.registry.clear_cache()  # _mpesa_method_facts
+        return methods
+
+    def write(self, vals):
+        res = super().write(vals)
+        if FACT_FIELDS & set(vals):
+            self.env.registry.clear_cache()  # _mpesa_method_facts, in every worker
+        return res
+
+    def unlink(self):
+        res = super().unlink()
+        self.env.registry.clear_cache()
+        return res
+
+    @api.model
+    @ormcache("method_id")
+    def _mpesa_method_facts(self, method_id):
+        """(company id, is an M-Pesa method, its M-Pesa account id) of an active payment method, or
+        None: what every till request needs, cached in every worker (no query per request)."""
+        method = self.sudo().search([("id", "=", method_id)])  # archived: not found
+        if not method:
+            return None
+        return (method.company_id.id, method.use_payment_terminal == "mpesa", method.mpesa_config_id.id)
 
     @api.onchange("name")
     def _onchange_name_mpesa(self):

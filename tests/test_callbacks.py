@@ -1,8 +1,12 @@
 """Safaricom-facing routes: storage before acknowledgement, idempotency, forged requests."""
 
 import json
+import threading
 from unittest.mock import patch
 
+import requests
+from odoo.addons.pos_mpesa.controllers.callback import MpesaCallbackController
+from odoo.addons.pos_mpesa.models.mpesa_callback import BUS_AFTER_ANSWER
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
@@ -54,6 +58,80 @@ class TestCallbackRoutes(MpesaCase):
             self.assertEqual(row.customer_name, "John Doe")
             self.assertEqual(row.config_id, self.mpesa_config)  # sandbox/simulator fallback
             self.assertEqual(row.source, "public_url")
+
+    # ------------------------------------------------------------------ the tills, after the answer
+
+    def _bus_rows(self, text):
+        return self.env["bus.bus"].sudo().search([("message", "like", text)])
+
+    def test_tills_told_after_the_answer(self):
+        """A real server (not a test: it shares the test's cursor) answers Safaricom, then tells the
+        till: the message waits for the answer, and it still comes."""
+        self.make_pending("ws_CO_AFTER01", "m-after")
+        answered, sent = threading.Event(), threading.Event()
+        waited = []
+        Callback = type(self.env["mpesa.callback"])
+        original = Callback._bus_send_queued
+
+        def send_after_answer(model, queued):
+            waited.append(answered.wait(10))  # never set while the answer is held back
+            try:
+                return original(model, queued)
+            finally:
+                sent.set()
+
+        deferred = staticmethod(lambda: {BUS_AFTER_ANSWER: True})
+        self.env.flush_all()
+        with (
+            patch.object(MpesaCallbackController, "_bus_context", deferred),
+            patch.object(Callback, "_bus_send_queued", send_after_answer),
+            self.allow_requests(all_requests=True),
+        ):
+            body = json.dumps(stk_callback("ws_CO_AFTER01", "m-after"))
+            response = requests.post(
+                self.base_url() + self.token_url("stk"),
+                data=body,
+                headers={"Content-Type": "application/json"},
+                timeout=30,
+            )
+            answered.set()
+            self.assertTrue(sent.wait(20), "the tills were told")
+        self.assertEqual(response.json(), ACCEPTED)
+        self.assertEqual(waited, [True], "the answer did not wait for the tills")
+        self.env.invalidate_all()
+        row = self.Callback.sudo().search([("checkout_request_id", "=", "ws_CO_AFTER01")])
+        self.assertEqual(row.status, "success")
+        messages = self._bus_rows("ws_CO_AFTER01")
+        self.assertEqual(len(messages), 1)
+        self.assertIn("MPESA_PAYMENT_STATUS", messages.message)
+        self.assertIn(self.pos_config.access_token, messages.channel)
+
+    def test_refused_or_failed_callback_tells_no_till(self):
+        """A callback that is refused, or whose processing failed (rolled back to its savepoint),
+        queues no message for after the answer."""
+        self.make_pending("ws_CO_BROKEN1", "m-broken")
+        queued = []
+        Callback = type(self.env["mpesa.callback"])
+        deferred = staticmethod(lambda: {BUS_AFTER_ANSWER: True})
+
+        def broken(model, *args, **kwargs):
+            model.search([("checkout_request_id", "=", "ws_CO_BROKEN1")])._notify_till()
+            raise RuntimeError("a bug after the till message was queued")
+
+        with (
+            patch.object(MpesaCallbackController, "_bus_context", deferred),
+            patch.object(Callback, "_bus_send_queued", lambda model, q: queued.append(q)),
+            patch.object(Callback, "_stk_process_callback", broken),
+        ):
+            response = self.post_json(self.token_url("stk"), stk_callback("ws_CO_BROKEN1", "m-broken"))
+            self.assertEqual(response.json(), ACCEPTED)  # kept for review, acknowledged
+            refused = self.post_json("/pos_lipa/cb/%s/stk" % ("0" * 48), stk_callback("ws_CO_BROKEN1", "m"))
+            self.assertEqual(refused.status_code, 403)
+            with self.allow_requests(all_requests=True):
+                pass
+        self.assertEqual(queued, [])
+        kept = self.Callback.sudo().search([("raw_payload", "like", "ws_CO_BROKEN1")])
+        self.assertEqual(kept.mapped("status"), ["needs_review"])
 
     # ------------------------------------------------------------------ STK on the token URL
 
@@ -223,6 +301,31 @@ class TestCallbackRoutes(MpesaCase):
             c2b_calls[0][1][1],
             {"callback_id": rows.id, "amount": 100.0, "mpesa_config_id": self.mpesa_config.id},
         )
+
+    def test_c2b_row_stored_in_one_insert_is_complete(self):
+        """A confirmation's row is written by one INSERT (mpesa.callback._insert_row), not by the
+        ORM's create: it carries everything create() would have written."""
+        self.post_json(self.token_url("confirm"), c2b_confirmation("RKINSERT01", amount="1250.00"))
+        row = self.Callback.sudo().search([("mpesa_receipt_number", "=", "RKINSERT01")])
+        self.assertEqual(row.name, "RKINSERT01")
+        self.assertEqual(row.currency_id, self.kes)
+        self.assertEqual(row.company_id, self.company)
+        self.assertEqual(row.amount, 1250.0)
+        self.assertTrue(row.create_date and row.write_date and row.received_date)
+        self.assertEqual(row.create_uid, row.write_uid)
+        self.assertEqual((row.callback_type, row.source, row.status), ("c2b", "token_url", "success"))
+        self.assertEqual(row.duplicate_count, 0)
+        self.assertFalse(row.is_reconciled)
+        # cents kept exactly; NUL (the parser refuses it; stored text never holds it) replaced
+        self.post_json(self.token_url("confirm"), c2b_confirmation("RKINSERT02", amount="99.50"))
+        cents = self.Callback.sudo().search([("mpesa_receipt_number", "=", "RKINSERT02")])
+        self.assertEqual((cents.status, cents.amount), ("success", 99.5))
+        vals = dict(callback_type="c2b", status="failed", company_id=self.company.id)
+        self.assertEqual(self.Callback.sudo()._insert_row(dict(vals, note="a\x00b")).note, "a\ufffdb")
+        # an amount with a fraction of a cent (the parser refuses those too) goes through create()
+        # and is rounded as the ORM rounds money
+        vals["amount"] = "10.005"
+        self.assertEqual(self.Callback.sudo()._insert_row(vals).amount, 10.01)
 
     def test_c2b_validation_accept_and_reject(self):
         payload = c2b_confirmation("RKVALID001", amount="250")

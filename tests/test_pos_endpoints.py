@@ -6,7 +6,7 @@ from odoo import fields
 from odoo.tests import tagged
 from psycopg2 import errors as pg_errors
 
-from .common import MpesaCase
+from .common import SANDBOX_PASSKEY, MpesaCase
 
 
 @tagged("post_install", "-at_install")
@@ -273,6 +273,44 @@ class TestPosEndpoints(MpesaCase):
             self.rpc("/mpesa/search_unreconciled_callbacks", {"amount": 100, "max_age_minutes": 60})["count"],
             4,
         )
+
+    def test_till_account_follows_changes_at_once(self):
+        """The till's account comes from per-worker caches: every change that matters is seen by
+        the next request (the caches are cleared when a payment method or an account changes)."""
+        self.make_c2b("RKCACHE001", minutes_ago=30)
+        params = {"amount": 100, "payment_method_id": self.mpesa_method.id}
+
+        def search():
+            return self.rpc("/mpesa/search_unreconciled_callbacks", params)
+
+        self.assertEqual(search()["count"], 0)  # outside the account's 10 minutes
+        self.mpesa_config.match_window = 60
+        self.assertEqual(search()["count"], 1)
+        self.mpesa_method.active = False
+        self.assertEqual(search()["message"], "Unknown payment method")
+        self.mpesa_method.active = True
+        self.assertEqual(search()["count"], 1)
+        self.mpesa_config.passkey = False
+        self.assertEqual(search()["message"], "M-Pesa not configured")
+        self.mpesa_config.passkey = SANDBOX_PASSKEY
+        self.assertEqual(search()["count"], 1)
+        self.mpesa_config.active = False
+        self.assertEqual(search()["message"], "M-Pesa not configured")
+        self.mpesa_config.active = True
+        self.mpesa_method.use_payment_terminal = False
+        self.assertEqual(search()["message"], "This payment method is not an M-Pesa payment method")
+        self.mpesa_method.use_payment_terminal = "mpesa"
+        self.assertEqual(search()["count"], 1)
+        # a method of a company the cashier does not work in: as unknown as the record rule makes it
+        other_company = self.env["res.company"].create({"name": "Elsewhere Ltd"})
+        journal = self.env["account.journal"].create(
+            {"name": "Elsewhere Bank", "type": "bank", "code": "ELSB", "company_id": other_company.id}
+        )
+        elsewhere = self.env["pos.payment.method"].create(
+            {"name": "M-Pesa Elsewhere", "journal_id": journal.id, "company_id": other_company.id}
+        )
+        params["payment_method_id"] = elsewhere.id
+        self.assertEqual(search()["message"], "Unknown payment method")
 
     def test_search_bad_input(self):
         for params in (
