@@ -12,6 +12,7 @@
 #   make i18n      export i18n/pos_mpesa.pot from a throwaway install, merge i18n/*.po into it, show coverage
 #   make reliability  races, replays, fuzz and forgeries over HTTP against a real server; prints a table
 #   make bench     pos_mpesa vs bare Odoo, prefork, a million rows (QUICK=1: 10,000 rows); prints a table
+#   make prefork-tours  the POS tours in Chromium against a prefork server (QUICK=1: 2 STK + 2 C2B tours)
 #
 # Everything installed lives in $POS_MPESA_HOME (default ~/.cache/pos_mpesa), shared by all clones,
 # never in this work tree; only logs and a private PostgreSQL cluster (if one is needed) go to .local/.
@@ -20,10 +21,10 @@
 
 TOOL := tools/run
 
-.PHONY: help run test doctor lint format runtime dev-venv screenshots i18n reliability bench
+.PHONY: help run test doctor lint format runtime dev-venv screenshots i18n reliability bench prefork-tours
 
 help:
-	@sed -n '3,14p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,15p' Makefile | sed 's/^# \{0,1\}//'
 
 run:
 	@$(TOOL) run
@@ -57,3 +58,6 @@ reliability:
 
 bench:
 	@$(TOOL) bench $(if $(QUICK),--quick)
+
+prefork-tours:
+	@$(TOOL) prefork-tours $(if $(QUICK),--quick)

@@ -7,9 +7,11 @@
    scoped to @pos_mpesa, on the same database (a second odoo-bin run: post-install tests of a module
    that is not being installed only run without -i);
 5. install check with demo data (pos_mpesa on a copy of the demo template, no tests);
-6. reliability (quick) and 7. bench (quick): `tools/run reliability --quick` / `tools/run bench --quick`,
-   each when its script exists; their last `N passed, N failed` line is counted.
-2-7 run when the Odoo runtime exists (or ODOO_SRC=... is given: then it is built first).
+6. POS tours against a prefork server (`tools/run prefork-tours --quick`: 2 STK and 2 C2B tours in
+   headless Chromium, Odoo with --workers and the gevent port; its tours count as skipped without
+   Chromium), 7. reliability (quick) and 8. bench (quick): `tools/run reliability --quick` /
+   `tools/run bench --quick`, each when its script exists; their last `N passed, N failed` line is counted.
+2-8 run when the Odoo runtime exists (or ODOO_SRC=... is given: then it is built first).
 The last line is `N passed, N failed` (+ `, N skipped`); the exit status is 1 on any failure.
 VERBOSE=1 echoes the whole Odoo log; logs are kept in .local/logs/.
 """
@@ -267,7 +269,11 @@ def skipped_odoo_suites(reason: str) -> list[Suite]:
 
 SUMMARY_LINE = re.compile(r"^(\d+) passed, (\d+) failed(?:, (\d+) skipped)?$")
 # suites of their own scripts (real servers over HTTP), quick variants; after the Odoo suites
-SCRIPT_SUITES = (("reliability (quick)", "reliability"), ("bench (quick)", "bench"))
+SCRIPT_SUITES = (
+    ("POS tours, prefork server (Chromium)", "prefork_tours"),
+    ("reliability (quick)", "reliability"),
+    ("bench (quick)", "bench"),
+)
 
 
 def run_script_suite(name: str, script: str) -> Suite:
