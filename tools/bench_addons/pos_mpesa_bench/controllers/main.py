@@ -4,6 +4,9 @@
   http, auth public, read and parse the JSON body, store one row in a plain table, answer JSON);
 - POST /pos_mpesa_bench/bare_jsonrpc: a jsonrpc route with auth='user' like the till's routes,
   answering the search's shape without doing any work;
+- POST /pos_mpesa_bench/bare_search: the same jsonrpc route running one bare lookup of the
+  claimable rows (the partial-index query of the search, nothing else): what the one SQL statement
+  a search cannot avoid costs (a transaction: BEGIN, SELECT, COMMIT);
 - POST /pos_mpesa_bench/bus_ping/<channel>: sends one bus notification to a channel (the bus floor
   of "STK result on the till");
 - and any route, called with the header X-Bench-Capture-Sql: 1, logs the SQL its endpoint sent to
@@ -44,6 +47,19 @@ class BenchController(http.Controller):
     @http.route("/pos_mpesa_bench/bare_jsonrpc", type="jsonrpc", auth="user", methods=["POST"])
     def bare_jsonrpc(self, **_params):
         return {"success": True, "count": 0, "callbacks": []}
+
+    @http.route("/pos_mpesa_bench/bare_search", type="jsonrpc", auth="user", methods=["POST"])
+    def bare_search(self, amount=0, config_ids=(), **_params):
+        request.env.cr.execute(
+            """SELECT id FROM mpesa_callback
+                WHERE status = 'success' AND duplicate_of_id IS NULL AND is_reconciled IS NOT TRUE
+                  AND config_id = ANY(%s) AND amount = %s
+                  AND received_date >= (now() AT TIME ZONE 'UTC') - interval '10 minutes'
+             ORDER BY received_date DESC, id DESC LIMIT 50""",
+            (list(config_ids), amount),
+        )
+        ids = [row[0] for row in request.env.cr.fetchall()]
+        return {"success": True, "count": len(ids), "callbacks": [{"id": i} for i in ids]}
 
     @http.route(
         "/pos_mpesa_bench/bus_ping/<string:channel>",
