@@ -9,6 +9,7 @@ from odoo.addons.pos_mpesa.controllers.callback import MpesaCallbackController
 from odoo.addons.pos_mpesa.models.mpesa_callback import BUS_AFTER_ANSWER
 from odoo.exceptions import UserError
 from odoo.tests import tagged
+from odoo.tools import mute_logger
 
 from .common import (
     BRIEF_C2B_CALLBACK,
@@ -122,6 +123,7 @@ class TestCallbackRoutes(MpesaCase):
             patch.object(MpesaCallbackController, "_bus_context", deferred),
             patch.object(Callback, "_bus_send_queued", lambda model, q: queued.append(q)),
             patch.object(Callback, "_stk_process_callback", broken),
+            mute_logger("odoo.addons.pos_mpesa.controllers.callback"),
         ):
             response = self.post_json(self.token_url("stk"), stk_callback("ws_CO_BROKEN1", "m-broken"))
             self.assertEqual(response.json(), ACCEPTED)  # kept for review, acknowledged
