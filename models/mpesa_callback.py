@@ -204,39 +204,41 @@ class MpesaCallback(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
-        kes_id = self.env["ir.model.data"]._xmlid_lookup("base.KES")[1]  # cached: no query per callback
-        prepared = []
-        for vals in vals_list:
-            vals = self._clean_vals(vals)
-            vals.setdefault("currency_id", kes_id)
-            if "name" not in vals and (vals.get("mpesa_receipt_number") or vals.get("checkout_request_id")):
-                # what _compute_name gives, set now rather than by an UPDATE after the INSERT
-                vals["name"] = vals.get("mpesa_receipt_number") or vals["checkout_request_id"]
-            prepared.append(vals)
-        return super().create(prepared)
+        return super().create([self._new_row_vals(vals) for vals in vals_list])
+
+    @api.model
+    def _new_row_vals(self, vals):
+        """What every new row gets (create and _insert_row): NUL-free text, the currency, and the
+        name _compute_name would give, set now rather than by an UPDATE after the INSERT."""
+        vals = self._clean_vals(vals)
+        vals.setdefault("currency_id", self.env["ir.model.data"]._xmlid_lookup("base.KES")[1])  # cached
+        if "name" not in vals and (vals.get("mpesa_receipt_number") or vals.get("checkout_request_id")):
+            vals["name"] = vals.get("mpesa_receipt_number") or vals["checkout_request_id"]
+        return vals
 
     @api.model
     def _insert_row(self, vals):
         """One new row Safaricom sent, in one INSERT without the ORM's create: the callback's hot
         path (create reads every field's defaults, the currency to round the amount, and fills
         its cache: about a third of a callback's time). It writes what create() would: the audit
-        columns, the currency, the name, NUL-free text; the database checks its invariants alike.
-        Takes plain values of stored columns only; an amount that is not whole cents goes through
-        create() and its rounding."""
+        columns and what _new_row_vals gives; the database checks its invariants alike. Takes plain
+        values of stored columns only; a row create() would still have to compute (no name yet) or
+        round (an amount that is not whole cents) goes through create()."""
+        vals = self._new_row_vals(vals)
         amount = vals.get("amount")
-        if amount is not None and to_decimal(amount) != to_decimal(amount).quantize(CENT):
+        if "name" not in vals or (
+            amount is not None and to_decimal(amount) != to_decimal(amount).quantize(CENT)
+        ):
             return self.create(vals)
         now = self.env.cr.now()
         row = {
-            "currency_id": self.env["ir.model.data"]._xmlid_lookup("base.KES")[1],
             "received_date": fields.Datetime.now(),
             "create_uid": self.env.uid,
             "write_uid": self.env.uid,
             "create_date": now,
             "write_date": now,
-            **self._clean_vals(vals),
+            **vals,
         }
-        row.setdefault("name", row.get("mpesa_receipt_number") or row.get("checkout_request_id"))
         columns, values = [], []
         for name, value in row.items():
             field = self._fields[name]

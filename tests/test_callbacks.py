@@ -323,10 +323,14 @@ class TestCallbackRoutes(MpesaCase):
         cents = self.Callback.sudo().search([("mpesa_receipt_number", "=", "RKINSERT02")])
         self.assertEqual((cents.status, cents.amount), ("success", 99.5))
         vals = dict(callback_type="c2b", status="failed", company_id=self.company.id)
-        self.assertEqual(self.Callback.sudo()._insert_row(dict(vals, note="a\x00b")).note, "a\ufffdb")
+        nul = self.Callback.sudo()._insert_row(dict(vals, mpesa_receipt_number="RKNUL00001", note="a\x00b"))
+        self.assertEqual((nul.note, nul.name), ("a\ufffdb", "RKNUL00001"))
+        # a row without a receipt gets its computed name through create()
+        nameless = self.Callback.sudo()._insert_row(dict(vals))
+        self.assertEqual(nameless.name, f"Request #{nameless.id}")
         # an amount with a fraction of a cent (the parser refuses those too) goes through create()
         # and is rounded as the ORM rounds money
-        vals["amount"] = "10.005"
+        vals.update(amount="10.005", mpesa_receipt_number="RKFRAC0001")
         self.assertEqual(self.Callback.sudo()._insert_row(vals).amount, 10.01)
 
     def test_c2b_validation_accept_and_reject(self):

@@ -268,6 +268,14 @@ class Bench:
         self.interleaved(kinds, rounds, CONCURRENCY)
         self.interleaved(kinds, 2, 1)
 
+    def search_config_ids(self) -> list[int]:
+        """The accounts whose payments A1's till is offered: same company and C2B shortcode."""
+        return [
+            a["config_id"]
+            for a in self.ctx["accounts"].values()
+            if a["company_id"] == self.a1["company_id"] and a["shortcode"] == self.a1["shortcode"]
+        ]
+
     def search_kinds(self, cashier):
         amounts = list(bench_load.POPULAR_AMOUNTS)
         method = self.a1["payment_method_id"]
@@ -285,14 +293,10 @@ class Bench:
             _result, elapsed = cashier.call("/pos_mpesa_bench/bare_jsonrpc", params)
             return elapsed
 
-        config_ids = [
-            a["config_id"]
-            for a in self.ctx["accounts"].values()
-            if a["company_id"] == self.a1["company_id"] and a["shortcode"] == self.a1["shortcode"]
-        ]
+        bare_params = {"config_ids": self.search_config_ids(), "window": self.a1["match_window"]}
 
         def bare_sql():
-            params = {"amount": rng.choice(amounts), "config_ids": config_ids}
+            params = {**bare_params, "amount": rng.choice(amounts)}
             result, elapsed = cashier.call("/pos_mpesa_bench/bare_search", params)
             if not (result or {}).get("success"):
                 self.errors.append(f"bare search: {result}")
@@ -342,11 +346,7 @@ class Bench:
         odoo_sql = searches[0]
         self.results["c_sql"] = odoo_sql
         window = self.a1["match_window"]
-        config_ids = [
-            str(a["config_id"])
-            for a in self.ctx["accounts"].values()
-            if a["company_id"] == self.a1["company_id"] and a["shortcode"] == self.a1["shortcode"]
-        ]
+        config_ids = [str(config_id) for config_id in self.search_config_ids()]
         bare_sql = (
             "SELECT id FROM mpesa_callback "
             f"WHERE config_id IN ({', '.join(config_ids)}) AND amount = 100 "

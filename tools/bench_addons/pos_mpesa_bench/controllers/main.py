@@ -49,14 +49,14 @@ class BenchController(http.Controller):
         return {"success": True, "count": 0, "callbacks": []}
 
     @http.route("/pos_mpesa_bench/bare_search", type="jsonrpc", auth="user", methods=["POST"])
-    def bare_search(self, amount=0, config_ids=(), **_params):
+    def bare_search(self, amount=0, config_ids=(), window=10, **_params):
         request.env.cr.execute(
             """SELECT id FROM mpesa_callback
                 WHERE status = 'success' AND duplicate_of_id IS NULL AND is_reconciled IS NOT TRUE
                   AND config_id = ANY(%s) AND amount = %s
-                  AND received_date >= (now() AT TIME ZONE 'UTC') - interval '10 minutes'
+                  AND received_date >= (now() AT TIME ZONE 'UTC') - make_interval(mins => %s)
              ORDER BY received_date DESC, id DESC LIMIT 50""",
-            (list(config_ids), amount),
+            (list(config_ids), amount, int(window)),
         )
         ids = [row[0] for row in request.env.cr.fetchall()]
         return {"success": True, "count": len(ids), "callbacks": [{"id": i} for i in ids]}
