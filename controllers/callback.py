@@ -13,7 +13,6 @@ import logging
 from odoo import SUPERUSER_ID, api, http
 from odoo.exceptions import ConcurrencyError
 from odoo.http import request
-from odoo.modules import module as odoo_module
 from odoo.modules.registry import Registry
 from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -131,8 +130,8 @@ class MpesaCallbackController(http.Controller):
 
     @staticmethod
     def _bus_context():
-        # tests share one cursor with the test itself: there the tills are told before the answer
-        return {} if odoo_module.current_test else {BUS_AFTER_ANSWER: True}
+        """The till messages of this request wait for the answer (_answer)."""
+        return {BUS_AFTER_ANSWER: True}
 
     @staticmethod
     def _answer(response):

@@ -21,12 +21,15 @@ from .errors import (
     InvalidPhoneNumber,
     InvalidUrl,
 )
+from .config import is_loopback_host
 from .phone import normalize_phone
-from .results import PaymentStatus, ResultInfo, classify_result
+from .urls import BANNED_WORDS
+from .results import PaymentStatus, ResultInfo, classify_result, reason_message
 from .timeutil import eat_to_utc, nairobi_timestamp
 from .tokens import MemoryTokenStore, TokenStore
 
 __all__ = [
+    "BANNED_WORDS",
     "BASE_URLS",
     "MAX_AMOUNT",
     "MIN_AMOUNT",
@@ -55,9 +58,11 @@ __all__ = [
     "classify_result",
     "detect_callback_kind",
     "eat_to_utc",
+    "is_loopback_host",
     "load_callback_body",
     "nairobi_timestamp",
     "normalize_phone",
     "parse_callback",
+    "reason_message",
     "validate_amount",
 ]

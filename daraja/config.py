@@ -13,7 +13,10 @@ ACCOUNT_TYPES = ("paybill", "till")
 _SHORTCODE = re.compile(r"^[0-9]{5,7}$")
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback_host(host) -> bool:
+    """This machine: localhost or a loopback address (the simulator's only allowed hosts)."""
+    if not host:
+        return False
     if host.lower() in ("localhost", "localhost.localdomain"):
         return True
     try:
@@ -54,7 +57,7 @@ class DarajaConfig:
             parts = urlsplit(base_url) if isinstance(base_url, str) else None
             if not parts or parts.scheme not in ("http", "https") or not parts.hostname:
                 raise DarajaConfigError("Invalid base URL: expected http(s)://host[:port]")
-            if self.environment == SIMULATOR and not _is_loopback(parts.hostname):
+            if self.environment == SIMULATOR and not is_loopback_host(parts.hostname):
                 # an account in simulator mode may hold production credentials: they stay on this machine
                 raise DarajaConfigError("The simulator must run on this machine (a loopback address)")
             object.__setattr__(self, "base_url", base_url.rstrip("/"))

@@ -37,48 +37,53 @@ class ResultInfo:
         return self.status is not PaymentStatus.PENDING
 
 
-MSG_PAID = _lt("Payment successful!")
-MSG_CANCELLED = _lt("Payment cancelled")
-MSG_INSUFFICIENT = _lt("Insufficient balance")
-MSG_TIMEOUT = _lt("Payment timeout")
-MSG_WRONG_PIN = _lt("Wrong M-Pesa PIN")
-MSG_PIN_LOCKED = _lt("The customer's M-Pesa PIN is locked")
-MSG_BUSY = _lt("The customer is busy with another M-Pesa transaction")
-MSG_RULE_LIMITED = _lt("Same payment repeated too quickly: wait 2 minutes")
-MSG_LIMIT = _lt("M-Pesa transaction limit exceeded")
-MSG_CONFIG = _lt("M-Pesa account configuration error")
-MSG_SYSTEM = _lt("M-Pesa system error, please try again")
-MSG_PENDING = _lt("Waiting for the customer to enter the M-Pesa PIN")
-MSG_UNKNOWN = _lt("Payment needs review by a manager")
+# The cashier's wording of each reason: the one table of M-Pesa result messages, for the server's
+# answers to the till, the till's notifications and the simulator's phone page.
+REASON_MESSAGES = {
+    "paid": _lt("Payment successful!"),
+    "cancelled": _lt("Payment cancelled"),
+    "insufficient_balance": _lt("Insufficient balance"),
+    "timeout": _lt("Payment timeout"),
+    "wrong_pin": _lt("Wrong M-Pesa PIN"),
+    "pin_locked": _lt("The customer's M-Pesa PIN is locked"),
+    "customer_busy": _lt("The customer is busy with another M-Pesa transaction"),
+    "rule_limited": _lt("Same payment repeated too quickly: wait 2 minutes"),
+    "limit_exceeded": _lt("M-Pesa transaction limit exceeded"),
+    "config_error": _lt("M-Pesa account configuration error"),
+    "system_error": _lt("M-Pesa system error, please try again"),
+    "pending": _lt("Waiting for the customer to enter the M-Pesa PIN"),
+    "confirming": _lt("The customer paid: confirming the payment with M-Pesa"),
+    "unknown": _lt("Payment needs review by a manager"),
+}
 
 _S = PaymentStatus
-# code -> (status, reason key, cashier message)
+# code -> (status, reason)
 _TABLE = {
-    "0": (_S.SUCCESS, "paid", MSG_PAID),
-    "1": (_S.FAILED, "insufficient_balance", MSG_INSUFFICIENT),
-    "2": (_S.FAILED, "limit_exceeded", MSG_LIMIT),  # below the minimum
-    "3": (_S.FAILED, "limit_exceeded", MSG_LIMIT),  # above the maximum
-    "4": (_S.FAILED, "limit_exceeded", MSG_LIMIT),  # customer's daily limit
-    "8": (_S.FAILED, "limit_exceeded", MSG_LIMIT),  # account's maximum balance
-    "17": (_S.FAILED, "rule_limited", MSG_RULE_LIMITED),
-    "26": (_S.FAILED, "system_error", MSG_SYSTEM),
-    "1001": (_S.FAILED, "customer_busy", MSG_BUSY),
-    "1019": (_S.TIMEOUT, "timeout", MSG_TIMEOUT),
-    "1025": (_S.FAILED, "system_error", MSG_SYSTEM),
-    "1031": (_S.CANCELLED, "cancelled", MSG_CANCELLED),
-    "1032": (_S.CANCELLED, "cancelled", MSG_CANCELLED),
-    "1036": (_S.TIMEOUT, "timeout", MSG_TIMEOUT),
-    "1037": (_S.TIMEOUT, "timeout", MSG_TIMEOUT),
-    "1101": (_S.FAILED, "config_error", MSG_CONFIG),  # prompt text too long
-    "1102": (_S.FAILED, "config_error", MSG_CONFIG),
-    "2001": (_S.FAILED, "wrong_pin", MSG_WRONG_PIN),
-    "2028": (_S.FAILED, "config_error", MSG_CONFIG),  # till/paybill product mismatch
-    "4999": (_S.PENDING, "pending", MSG_PENDING),  # STK query: still under processing
-    "8006": (_S.FAILED, "wrong_pin", MSG_PIN_LOCKED),
-    "9999": (_S.FAILED, "system_error", MSG_SYSTEM),
-    "SFC_IC0003": (_S.FAILED, "config_error", MSG_CONFIG),  # operator does not exist
+    "0": (_S.SUCCESS, "paid"),
+    "1": (_S.FAILED, "insufficient_balance"),
+    "2": (_S.FAILED, "limit_exceeded"),  # below the minimum
+    "3": (_S.FAILED, "limit_exceeded"),  # above the maximum
+    "4": (_S.FAILED, "limit_exceeded"),  # customer's daily limit
+    "8": (_S.FAILED, "limit_exceeded"),  # account's maximum balance
+    "17": (_S.FAILED, "rule_limited"),
+    "26": (_S.FAILED, "system_error"),
+    "1001": (_S.FAILED, "customer_busy"),
+    "1019": (_S.TIMEOUT, "timeout"),
+    "1025": (_S.FAILED, "system_error"),
+    "1031": (_S.CANCELLED, "cancelled"),
+    "1032": (_S.CANCELLED, "cancelled"),
+    "1036": (_S.TIMEOUT, "timeout"),
+    "1037": (_S.TIMEOUT, "timeout"),
+    "1101": (_S.FAILED, "config_error"),  # prompt text too long
+    "1102": (_S.FAILED, "config_error"),
+    "2001": (_S.FAILED, "wrong_pin"),
+    "2028": (_S.FAILED, "config_error"),  # till/paybill product mismatch
+    "4999": (_S.PENDING, "pending"),  # STK query: still under processing
+    "8006": (_S.FAILED, "pin_locked"),
+    "9999": (_S.FAILED, "system_error"),
+    "SFC_IC0003": (_S.FAILED, "config_error"),  # operator does not exist
     # gateway errorCode of the STK query: "no answer yet", whatever its message says
-    "500.001.1001": (_S.PENDING, "pending", MSG_PENDING),
+    "500.001.1001": (_S.PENDING, "pending"),
 }
 KNOWN_CODES = frozenset(_TABLE)
 _MAX_CODE = 64
@@ -107,5 +112,10 @@ def normalize_code(code) -> str:
 def classify_result(code) -> ResultInfo:
     """ResultInfo for a Daraja result code; unknown codes -> needs_review."""
     normalized = normalize_code(code)
-    status, reason, message = _TABLE.get(normalized, (_S.NEEDS_REVIEW, "unknown", MSG_UNKNOWN))
-    return ResultInfo(code=normalized, status=status, reason=reason, message=message)
+    status, reason = _TABLE.get(normalized, (_S.NEEDS_REVIEW, "unknown"))
+    return ResultInfo(code=normalized, status=status, reason=reason, message=reason_message(reason))
+
+
+def reason_message(reason) -> str:
+    """The cashier's message for a reason key; an unknown key reads as "needs review"."""
+    return REASON_MESSAGES.get(reason) or REASON_MESSAGES["unknown"]

@@ -6,6 +6,7 @@ from . import mpesa_stk
 from . import mpesa_c2b
 from . import mpesa_pos_request
 from . import mpesa_rejected_request
+from . import mpesa_test_payment
 from . import pos_payment_method
 from . import pos_payment
 from . import res_company

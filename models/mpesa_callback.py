@@ -16,7 +16,7 @@ from odoo.exceptions import ConcurrencyError, UserError
 from odoo.tools import SQL, mute_logger
 from psycopg2 import errors as pg_errors
 
-from .mpesa_utils import db_text, to_decimal
+from .mpesa_utils import check_manager, db_text, to_decimal
 
 CENT = Decimal("0.01")
 STATUSES = [
@@ -28,7 +28,6 @@ STATUSES = [
     ("needs_review", "Needs Review"),
     ("invalid", "Invalid"),
 ]
-MANAGER_GROUP = "point_of_sale.group_pos_manager"
 # written only by mpesa_claim.py (see _check_claim_writer)
 CLAIM_FIELDS = frozenset(
     {
@@ -46,7 +45,8 @@ CLAIM_FIELDS = frozenset(
 # indexes below and in the SQL of mpesa_claim.py / mpesa_c2b.py, so PostgreSQL matches them
 LIVE_PAYMENT_SQL = "status = 'success' AND duplicate_of_id IS NULL"
 CLAIMABLE_SQL = LIVE_PAYMENT_SQL + " AND is_reconciled IS NOT TRUE"
-CLAIMABLE = SQL(CLAIMABLE_SQL)  # for queries: the same text as the partial index's predicate
+LIVE_PAYMENT = SQL(LIVE_PAYMENT_SQL)  # for queries: the same text as the indexes' predicates
+CLAIMABLE = SQL(CLAIMABLE_SQL)
 # context key and transaction data key of the till messages sent after the answer (_bus_later)
 BUS_AFTER_ANSWER = "pos_mpesa.bus_after_answer"
 
@@ -275,6 +275,13 @@ class MpesaCallback(models.Model):
         """PostgreSQL refuses NUL in text: whatever a sender put in a string is stored without it."""
         return {key: db_text(value) if isinstance(value, str) else value for key, value in vals.items()}
 
+    # ================================================================== reading a row
+
+    def _is_live_payment(self):
+        """Money M-Pesa received, counted once (LIVE_PAYMENT_SQL, in Python)."""
+        self.ensure_one()
+        return self.status == "success" and not self.duplicate_of_id
+
     # ================================================================== locking
 
     def _lock_row(self, nowait=False):
@@ -381,19 +388,15 @@ class MpesaCallback(models.Model):
 
     # ================================================================== back office actions
 
-    def _check_manager(self, message):
-        if not self.env.user.has_group(MANAGER_GROUP):
-            raise UserError(message)
-
     def action_release_claim(self):
         """A till claimed the payment but its order never reached the server: make it matchable again."""
-        self._check_manager(self.env._("Only Point of Sale managers can release a payment."))
+        check_manager(self.env, self.env._("Only Point of Sale managers can release a payment."))
         for row in self:
             row._claim_release(by_manager=True)
         return True
 
     def action_mark_reviewed(self):
-        self._check_manager(self.env._("Only Point of Sale managers can mark payments as reviewed."))
+        check_manager(self.env, self.env._("Only Point of Sale managers can mark payments as reviewed."))
         self.sudo().write(
             {"reviewed": True, "reviewed_by_id": self.env.uid, "reviewed_date": fields.Datetime.now()}
         )
@@ -401,7 +404,7 @@ class MpesaCallback(models.Model):
 
     def action_query_status(self):
         """Manager: ask Daraja now for a pending STK request."""
-        self._check_manager(self.env._("Only Point of Sale managers can query M-Pesa."))
+        check_manager(self.env, self.env._("Only Point of Sale managers can query M-Pesa."))
         for row in self.filtered(lambda r: r.callback_type == "stk" and r.status == "pending"):
             row.sudo()._stk_query(force=True)
         return True

@@ -15,14 +15,16 @@ order go through the same calls: a claim is per row, for an order key and a till
 import logging
 from datetime import timedelta
 
-from odoo import api, fields, models
+from odoo import _lt, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL, mute_logger
 
-from .mpesa_callback import CLAIMABLE, MANAGER_GROUP
-from .mpesa_utils import STK_WAIT_SECONDS
+from .mpesa_callback import CLAIMABLE, LIVE_PAYMENT
+from .mpesa_utils import MANAGER_GROUP, STK_WAIT_SECONDS
 
 _logger = logging.getLogger(__name__)
+
+MSG_OTHER_ACCOUNT = _lt("This payment was made to another M-Pesa account")
 
 
 class MpesaCallback(models.Model):
@@ -45,14 +47,32 @@ class MpesaCallback(models.Model):
         self.ensure_one()
         return bool(self.is_reconciled and self.pos_order_ref and self.pos_order_ref in set(order_keys))
 
+    @api.model
+    def _claim_accounts(self, pos_config):
+        """Accounts whose payments a till may take: those of its M-Pesa payment methods and their C2B
+        siblings (mpesa_c2b.py); with no till, the company's default account's, as the search."""
+        if pos_config:
+            methods = pos_config.sudo().payment_method_ids.filtered(
+                lambda m: m.use_payment_terminal == "mpesa"
+            )
+            accounts = methods.mpesa_config_id
+        else:
+            accounts = self.env.company.sudo().mpesa_config_id
+        return self.env["mpesa.config"].sudo().union(*(self._c2b_search_accounts(a) for a in accounts))
+
     # ================================================================== claim
 
     def _claim(self, order_key, pos_config=None, pos_session=None, order=None):
-        """Take this payment for one order; True when this call took it. One UPDATE decides."""
+        """Take this payment for one order; True when this call took it. One UPDATE decides.
+
+        The order's till (else the one named) takes only its own accounts' payments."""
         self.ensure_one()
         if not order_key:
             raise ValidationError(self.env._("A claim needs the order it is for."))
-        pos_config = pos_config or (order.config_id if order else self.env["pos.config"])
+        pos_config = (order.config_id if order else None) or pos_config or self.env["pos.config"]
+        own_push = self.callback_type == "stk" and order_key == self._stk_order_key()
+        if not own_push and self.config_id not in self._claim_accounts(pos_config):
+            raise UserError(str(MSG_OTHER_ACCOUNT))
         pos_session = pos_session or pos_config.current_session_id
         self.flush_recordset()
         # another till's claim in flight: LockNotAvailable makes Odoo run this request again after
@@ -183,10 +203,14 @@ class MpesaCallback(models.Model):
         own_stk = self.callback_type == "stk" and self._stk_order_key() in refs
         free = (
             not self.is_reconciled
-            and self.status == "success"
-            and not self.duplicate_of_id
+            and self._is_live_payment()
             and (own_stk or not self._claim_reserved_for_pusher())
         )
+        if self.config_id not in self._claim_accounts(order.config_id):
+            _logger.warning(
+                "POS payment %s refers to M-Pesa row %s of another account: refused", payment.id, self.id
+            )
+            raise ValidationError(str(MSG_OTHER_ACCOUNT))
         if (
             self.company_id != order.company_id
             or self.pos_payment_id
@@ -205,7 +229,8 @@ class MpesaCallback(models.Model):
         order_key = self.pos_order_ref if self._claim_is_for(refs) else (order.uuid or str(order.id))
         self.flush_recordset()
         self.env.cr.execute(
-            """UPDATE mpesa_callback
+            SQL(
+                """UPDATE mpesa_callback
                   SET is_reconciled = TRUE,
                       reconciled_date = COALESCE(reconciled_date, now() at time zone 'UTC'),
                       reconciled_by_id = COALESCE(reconciled_by_id, %s),
@@ -213,9 +238,8 @@ class MpesaCallback(models.Model):
                       claim_config_id = COALESCE(claim_config_id, %s),
                       claim_session_id = COALESCE(claim_session_id, %s),
                       write_uid = %s, write_date = now() at time zone 'UTC'
-                WHERE id = %s AND pos_payment_id IS NULL AND status = 'success' AND duplicate_of_id IS NULL
+                WHERE id = %s AND pos_payment_id IS NULL AND %s
             RETURNING id""",
-            (
                 self.env.uid,
                 order_key,
                 order.id,
@@ -224,6 +248,7 @@ class MpesaCallback(models.Model):
                 order.session_id.id or None,
                 self.env.uid,
                 self.id,
+                LIVE_PAYMENT,
             ),
         )
         linked = bool(self.env.cr.fetchone())

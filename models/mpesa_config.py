@@ -9,8 +9,9 @@ from odoo import _lt, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import ormcache
 
-from ..daraja import DarajaClient, DarajaConfig, DarajaError
+from ..daraja import BANNED_WORDS, DarajaClient, DarajaConfig, DarajaError, is_loopback_host
 from .mpesa_oauth_token import DbTokenStore
+from .mpesa_utils import MANAGER_GROUP, check_manager
 
 _logger = logging.getLogger(__name__)
 
@@ -20,7 +21,6 @@ CALLBACK_PATH_STK = "/pos_lipa/cb/%s/stk"
 CALLBACK_PATH_C2B_CONFIRM = "/pos_lipa/cb/%s/c2b/confirm"
 CALLBACK_PATH_C2B_VALIDATE = "/pos_lipa/cb/%s/c2b/validate"
 PUBLIC_CALLBACK_PATH = "/mpesa/callback"
-FORBIDDEN_URL_WORDS = ("m-pesa", "mpesa", "safaricom", "exec", "exe", "cmd", "sql", "query")
 
 # Safaricom's published callback source addresses (daraja-reference.md §8), offered as a default
 SAFARICOM_IPS = (
@@ -29,7 +29,6 @@ SAFARICOM_IPS = (
     "196.201.212.74 196.201.212.69"
 )
 
-MANAGER_GROUP = "point_of_sale.group_pos_manager"
 TOKEN_RE = re.compile(r"^[0-9a-f]{16,128}$")
 # what the per-worker caches below hold (_callback_tokens, _callback_facts, _till_facts, the C2B
 # search's siblings): writing one of these clears them in every worker
@@ -51,19 +50,6 @@ CACHED_FIELDS = frozenset(
         "match_window",
     }
 )
-# "Local simulator" accounts reach this machine only: their key and secret may be production ones
-LOOPBACK_HOSTS = ("localhost", "localhost.localdomain")
-
-
-def is_loopback_host(host):
-    if not host:
-        return False
-    if host.lower() in LOOPBACK_HOSTS:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _new_token():
@@ -238,11 +224,11 @@ class MpesaConfig(models.Model):
             if config.callback_base_url and parts.query:
                 raise ValidationError(self.env._("The callback base URL cannot carry a query string."))
             lowered = base.lower()
-            if config.callback_base_url and any(word in lowered for word in FORBIDDEN_URL_WORDS):
+            if config.callback_base_url and any(word in lowered for word in BANNED_WORDS):
                 raise ValidationError(
                     self.env._(
                         "Safaricom refuses callback URLs containing %(words)s: choose another host name.",
-                        words=", ".join(FORBIDDEN_URL_WORDS),
+                        words=", ".join(BANNED_WORDS),
                     )
                 )
             if config.environment == "production" and config.callback_base_url and parts.scheme != "https":
@@ -432,16 +418,12 @@ class MpesaConfig(models.Model):
         store = DbTokenStore(self.env.registry, self.id)
         return DarajaClient(self._get_daraja_config(), token_store=store)
 
-    def _check_manager(self):
-        if not self.env.su and not self.env.user.has_group(MANAGER_GROUP):
-            raise UserError(self.env._("Only Point of Sale managers can manage M-Pesa accounts."))
-
     # ------------------------------------------------------------------ actions
 
     def action_test_connection(self):
         """Ask Daraja for a fresh OAuth token; show success or Daraja's exact error."""
         self.ensure_one()
-        self._check_manager()
+        check_manager(self.env, self.env._("Only Point of Sale managers can manage M-Pesa accounts."))
         if not self._is_configured():
             raise UserError(
                 self.env._(
@@ -461,7 +443,7 @@ class MpesaConfig(models.Model):
 
     def action_register_c2b_urls(self):
         self.ensure_one()
-        self._check_manager()
+        check_manager(self.env, self.env._("Only Point of Sale managers can manage M-Pesa accounts."))
         result = self._register_c2b_urls(force=self.env.context.get("mpesa_force_register", False))
         if not result["success"]:
             raise UserError(result["message"])
@@ -477,7 +459,7 @@ class MpesaConfig(models.Model):
 
     def action_rotate_callback_token(self):
         self.ensure_one()
-        self._check_manager()
+        check_manager(self.env, self.env._("Only Point of Sale managers can manage M-Pesa accounts."))
         self.sudo().write({"callback_token": _new_token(), "c2b_registered": False})
         return self._notification(
             self.env._("M-Pesa"),

@@ -12,15 +12,16 @@ from odoo.exceptions import UserError
 from odoo.fields import Domain
 
 from ..daraja import DarajaValidationError, normalize_phone, validate_amount
-from .mpesa_callback import MANAGER_GROUP
+from .mpesa_claim import MSG_OTHER_ACCOUNT
 from .mpesa_stk import MSG_ALREADY
-from .mpesa_utils import to_decimal
+from .mpesa_utils import MANAGER_GROUP, to_decimal
 
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 READ_ONLY_REQUESTS = {"_pos_search_unreconciled"}  # run without a savepoint: they write nothing
 MSG_NOT_CONFIGURED = _lt("M-Pesa not configured")
 MSG_RECONCILED = _lt("Callback reconciled successfully")
 MSG_ACCESS = _lt("Access denied: you must be a Point of Sale user")
+MSG_NUL = _lt("A request parameter contains a NUL character")
 
 
 class MpesaRequestError(Exception):
@@ -36,6 +37,17 @@ def _is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _has_nul(value):
+    """PostgreSQL refuses NUL in text: a parameter holding one is refused before any query."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
 class MpesaCallback(models.Model):
     _inherit = "mpesa.callback"
 
@@ -47,6 +59,8 @@ class MpesaCallback(models.Model):
         try:
             if not self.env.su and not self.env.user.has_group("point_of_sale.group_pos_user"):
                 raise MpesaRequestError(str(MSG_ACCESS))
+            if _has_nul(args) or _has_nul(kwargs):
+                raise MpesaRequestError(str(MSG_NUL))
             if method_name in READ_ONLY_REQUESTS:
                 return getattr(self, method_name)(*args, **kwargs)  # nothing to roll back
             with self.env.cr.savepoint():
@@ -224,12 +238,13 @@ class MpesaCallback(models.Model):
             # the till's account: only payments its own search offers (never a test sibling's)
             _method, config = self._config_for_payment_method(payment_method_id, pos_config_id)
             if row.config_id not in self._c2b_search_accounts(config):
-                raise MpesaRequestError(self.env._("This payment was made to another M-Pesa account"))
-        if row.status != "success" or row.duplicate_of_id:
+                raise MpesaRequestError(str(MSG_OTHER_ACCOUNT))
+        if not row._is_live_payment():
             raise MpesaRequestError(self.env._("Only successful payments can be reconciled"))
         if row._claim_reserved_for_pusher() and row._stk_order_key() != order_key:
             raise MpesaRequestError(str(MSG_ALREADY))
-        pos_config = self._pos_config_for_request(pos_config_id) or order.config_id
+        # an order on the server claims for its own till, whatever the caller names
+        pos_config = order.config_id or self._pos_config_for_request(pos_config_id)
         if not row._claim(order_key, pos_config=pos_config, order=order or None):
             raise MpesaRequestError(str(MSG_ALREADY))
         return {

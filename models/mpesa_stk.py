@@ -23,7 +23,7 @@ from odoo import _lt, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
-from ..daraja import DarajaAPIError, DarajaError, DarajaTransportError, parse_callback
+from ..daraja import DarajaAPIError, DarajaError, DarajaTransportError, parse_callback, reason_message
 from .mpesa_utils import STK_WAIT_SECONDS, status_value, to_decimal
 
 _logger = logging.getLogger(__name__)
@@ -34,22 +34,6 @@ STK_REVIEW_AFTER = timedelta(minutes=30)  # no final answer after this: a human 
 FINAL = {"success", "failed", "cancelled", "timeout", "needs_review", "invalid"}
 FAILURES = {"failed", "cancelled", "timeout"}
 
-# The cashier's wording of each Daraja reason key (the one table of messages)
-REASON_MESSAGES = {
-    "paid": _lt("Payment successful!"),
-    "cancelled": _lt("Payment cancelled"),
-    "insufficient_balance": _lt("Insufficient balance"),
-    "timeout": _lt("Payment timeout"),
-    "wrong_pin": _lt("Wrong M-Pesa PIN"),
-    "customer_busy": _lt("The customer is busy with another M-Pesa transaction"),
-    "rule_limited": _lt("Same payment repeated too quickly: wait 2 minutes"),
-    "limit_exceeded": _lt("M-Pesa transaction limit exceeded"),
-    "config_error": _lt("M-Pesa account configuration error"),
-    "system_error": _lt("M-Pesa system error, please try again"),
-    "pending": _lt("Waiting for the customer to enter the M-Pesa PIN"),
-    "confirming": _lt("The customer paid: confirming the payment with M-Pesa"),
-    "unknown": _lt("Payment needs review by a manager"),
-}
 MSG_STK_SENT = _lt("STK Push sent successfully")
 MSG_ALREADY = _lt("This payment is already reconciled")
 
@@ -317,7 +301,7 @@ class MpesaCallback(models.Model):
             )
             if twin:
                 twin._lock_row()
-            if twin and twin.status == "success" and not twin.duplicate_of_id:
+            if twin and twin._is_live_payment():
                 if twin.is_reconciled:
                     # the C2B confirmation of this same payment came first and a till took it
                     vals.update(
@@ -466,7 +450,8 @@ class MpesaCallback(models.Model):
 
     @api.model
     def _mpesa_message(self, reason):
-        return str(REASON_MESSAGES.get(reason) or REASON_MESSAGES["unknown"])
+        """The cashier's message for a reason (daraja/results.py), in the user's language."""
+        return self.env._(reason_message(reason))  # pylint: disable=translation-not-lazy
 
     def _stk_answer(self, reason=None):
         """check_status answer for this row (the brief's shape plus reason, receipt and row id)."""

@@ -4,3 +4,4 @@ from . import test_config
 from . import test_end_to_end
 from . import test_pos_mpesa_tours
 from . import test_money_safety
+from . import test_claim_scope

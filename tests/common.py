@@ -28,6 +28,16 @@ def start_simulator(test_class, callback_delay):
     test_class.startClassPatcher(patch.object(BaseCase, "_request_handler", classmethod(request_handler)))
 
 
+def tell_tills_in_the_transaction(test_class):
+    """Odoo's test server shares the test's one cursor: a till message sent after the answer (from
+    another thread, once the response is closed) would use that cursor while the test does. In
+    these tests the tills are told inside the callback's transaction; test_callbacks.py's
+    test_tills_told_after_the_answer, `make prefork-tours` and `make bench` run the real order."""
+    from odoo.addons.pos_mpesa.controllers.callback import MpesaCallbackController
+
+    test_class.startClassPatcher(patch.object(MpesaCallbackController, "_bus_context", staticmethod(dict)))
+
+
 # nothing listens on port 9: the simulator's callbacks go nowhere unless a test points them at Odoo
 UNREACHABLE = "http://127.0.0.1:9"
 
@@ -120,6 +130,23 @@ def c2b_confirmation(trans_id, amount="100.00", shortcode="600984", msisdn="2547
     }
 
 
+def order_line(product, price=100):
+    """One line of a POS order as the till syncs it (sync_from_ui), no taxes."""
+    return (
+        0,
+        0,
+        {
+            "product_id": product.id,
+            "qty": 1,
+            "price_unit": price,
+            "price_subtotal": price,
+            "price_subtotal_incl": price,
+            "tax_ids": [(6, 0, [])],
+            "pack_lot_ids": [],
+        },
+    )
+
+
 class MpesaCase(HttpCase):
     """Company with an M-Pesa account on the simulator, a shop using it, and three users."""
 
@@ -127,6 +154,7 @@ class MpesaCase(HttpCase):
     def setUpClass(cls):
         super().setUpClass()
         start_simulator(cls, callback_delay=0.0)
+        tell_tills_in_the_transaction(cls)
 
         cls.company = cls.env.company
         cls.kes = cls.env.ref("base.KES")

@@ -238,3 +238,30 @@ class TestMpesaConfig(MpesaCase):
         self.assertFalse(config.consumer_secret or config.consumer_key or config.passkey)
         self.assertFalse(self.env["mpesa.oauth.token"].search_count([]))
         self.assertNotEqual(config.callback_token, old_token)
+
+    def test_send_a_test_c2b_payment(self):
+        """The sandbox admin's button: M-Pesa posts the payment to the registered URLs."""
+        self.mpesa_config.callback_base_url = self.base_url()
+        self.env.flush_all()
+        Wizard = self.env["mpesa.test.payment"].with_user(self.pos_manager)
+        wizard = Wizard.create(
+            {"config_id": self.mpesa_config.id, "amount": 73, "phone_number": "0708374149"}
+        )
+        with self.assertRaisesRegex(UserError, "Register the C2B callback URLs first"):
+            wizard.action_send()
+        self.mpesa_config.with_user(self.pos_manager).action_register_c2b_urls()
+        action = wizard.action_send()
+        self.assertIn("Test payment of 73 sent", action["params"]["message"])
+        self.let_callbacks_in(1.5)
+        payment = self.Callback.sudo().search([("callback_type", "=", "c2b"), ("amount", "=", 73)])
+        self.assertEqual((len(payment), payment.status, payment.config_id), (1, "success", self.mpesa_config))
+        # never in production, never for a cashier
+        with self.assertRaises(AccessError):
+            self.env["mpesa.test.payment"].with_user(self.pos_user).create(
+                {"config_id": self.mpesa_config.id}
+            )
+        self.mpesa_config.write(
+            {"environment": "production", "callback_base_url": "https://shop.example.com"}
+        )
+        with self.assertRaisesRegex(UserError, "sandbox and the simulator only"):
+            wizard.action_send()

@@ -9,7 +9,7 @@ from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
-from .common import MpesaCase
+from .common import MpesaCase, order_line
 
 
 @tagged("post_install", "-at_install")
@@ -192,19 +192,7 @@ class TestEndToEnd(MpesaCase):
             "last_order_preparation_change": "{}",
             "state": "paid",
             "lines": [
-                (
-                    0,
-                    0,
-                    {
-                        "product_id": product.id,
-                        "qty": 1,
-                        "price_unit": 100,
-                        "price_subtotal": 100,
-                        "price_subtotal_incl": 100,
-                        "tax_ids": [(6, 0, [])],
-                        "pack_lot_ids": [],
-                    },
-                )
+                order_line(product),
             ],
             "payment_ids": [
                 (

@@ -1,6 +1,7 @@
 """The POS-facing JSON routes (Contract C) with the brief's request/response shapes."""
 
 from datetime import timedelta
+from unittest.mock import patch
 
 from odoo import fields
 from odoo.tests import tagged
@@ -426,6 +427,14 @@ class TestReconcileRace(MpesaCase):
             setup_cr.commit()
 
             cr_a, cr_b = connection.cursor(), connection.cursor()
+            # no till takes payments on the race account in these committed data: the claim's
+            # account check (test_claim_scope.py) is given the race account as the till's
+            race_account = patch.object(
+                type(self.env["mpesa.callback"]),
+                "_claim_accounts",
+                lambda model, pos_config: model.env["mpesa.config"].browse(config.id),
+            )
+            race_account.start()
             try:
                 env_a = Environment(cr_a, admin_id, {})
                 env_b = Environment(cr_b, admin_id, {})
@@ -453,6 +462,7 @@ class TestReconcileRace(MpesaCase):
                 cr_a.execute("SELECT pos_order_ref FROM mpesa_callback WHERE id = %s", (row_id,))
                 self.assertEqual(cr_a.fetchone()[0], "aaaaaaaa-1111-4a2b-9c3d-123456789abc")
             finally:
+                race_account.stop()
                 cr_a.close()
                 cr_b.close()
         finally:

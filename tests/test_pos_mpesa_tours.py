@@ -13,7 +13,7 @@ from odoo.addons.point_of_sale.tests.test_frontend import TestPointOfSaleHttpCom
 from odoo.addons.pos_mpesa.daraja import nairobi_timestamp
 from odoo.tests import tagged
 
-from .common import SANDBOX_PASSKEY, start_simulator
+from .common import SANDBOX_PASSKEY, start_simulator, tell_tills_in_the_transaction
 
 C2B_SHORTCODE = "600984"
 
@@ -25,6 +25,7 @@ class TestPosMpesaTours(TestPointOfSaleHttpCommon):
         super().setUpClass()
         # long enough for the till to show the waiting state before the result arrives
         start_simulator(cls, callback_delay=3.0)
+        tell_tills_in_the_transaction(cls)
         company = cls.main_pos_config.company_id
         cls.mpesa_config = cls.env["mpesa.config"].create(
             {

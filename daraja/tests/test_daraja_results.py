@@ -19,6 +19,7 @@ from daraja import results as results_module
         ("1019", "timeout", "timeout", "Payment timeout"),
         (1036, "timeout", "timeout", "Payment timeout"),
         (2001, "failed", "wrong_pin", "Wrong M-Pesa PIN"),
+        (8006, "failed", "pin_locked", "The customer's M-Pesa PIN is locked"),
         (1001, "failed", "customer_busy", "The customer is busy with another M-Pesa transaction"),
         (17, "failed", "rule_limited", "Same payment repeated too quickly: wait 2 minutes"),
         ("4", "failed", "limit_exceeded", "M-Pesa transaction limit exceeded"),
@@ -78,6 +79,7 @@ def test_reason_keys_are_the_contracts():
         "insufficient_balance",
         "timeout",
         "wrong_pin",
+        "pin_locked",
         "customer_busy",
         "rule_limited",
         "limit_exceeded",
@@ -88,6 +90,13 @@ def test_reason_keys_are_the_contracts():
     }
     reasons = {classify_result(code).reason for code in results_module.KNOWN_CODES}
     assert reasons | {"unknown"} == allowed
+
+
+def test_one_message_per_reason():
+    """Every reason a code maps to has its message in the one table, and nothing else does."""
+    reasons = {classify_result(code).reason for code in results_module.KNOWN_CODES}
+    assert reasons | {"unknown", "confirming"} == set(results_module.REASON_MESSAGES)
+    assert results_module.reason_message("no such reason") == "Payment needs review by a manager"
 
 
 def test_result_info_is_immutable_and_knows_finality():

@@ -189,7 +189,7 @@ export class PaymentMpesa extends PaymentInterface {
         if (answer?.status === "completed") {
             line.mpesa_receipt_number = answer.receipt_number || "";
             line.transaction_id = answer.receipt_number || line.transaction_id;
-            const paid = _t("Payment successful!");
+            const paid = answer.message; // the server's wording (daraja/results.py)
             // confirmed by the STK query only: no receipt number to show, so say it is paid
             line.setMpesaState({
                 mpesaDeadline: 0,
