@@ -1,6 +1,6 @@
 {
     "name": "POS M-Pesa",
-    "version": "19.0.1.0.0",
+    "version": "19.0.1.1.0",
     "category": "Sales/Point of Sale",
     "summary": "Safaricom M-Pesa (Daraja) payments at the till: STK push and C2B matching",
     "author": "pos_mpesa contributors",

@@ -1,6 +1,6 @@
 """Safaricom-facing routes: JSON in, {"ResultCode": 0, "ResultDesc": "Accepted"} out.
 
-Daraja signs nothing (daraja-reference.md §8): the URLs we give Safaricom carry the account's
+Daraja signs nothing (docs/daraja.md, "Callback security"): the URLs we give Safaricom carry the account's
 secret token (masked in the server log, see request_log.py). Here: read the body once, find which
 account authenticated the request, parse it, and hand it to its domain (mpesa_stk.py, mpesa_c2b.py).
 Authenticated requests are stored before they are acknowledged, even unreadable ones; requests
@@ -49,7 +49,7 @@ class Refused(Exception):
 class MpesaCallbackController(http.Controller):
     @http.route("/mpesa/callback", **ROUTE)
     def public_callback(self, **_query):
-        """The brief's public route (STK or C2B, detected). A production account requires the token
+        """The public route /mpesa/callback (STK or C2B, detected). A production account requires the token
         (``?token=`` or header ``X-Callback-Token``) or an allowed source IP."""
         return self._handle(kind=None, token=None)
 

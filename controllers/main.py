@@ -1,4 +1,6 @@
-"""POS-facing JSON routes (Contract C). Thin: the work is done by mpesa.callback / mpesa.config."""
+"""POS-facing JSON routes (README, "Endpoints & callback URLs").
+
+Thin: the work is done by mpesa.callback / mpesa.config."""
 
 import logging
 
@@ -73,7 +75,7 @@ class MpesaPosController(http.Controller):
     ):
         """Successful, unclaimed payments of exactly this amount received within the window."""
         return _safe(
-            "_pos_search_unreconciled",
+            "_pos_search_claimable",
             amount=amount,
             max_age_minutes=max_age_minutes,
             payment_method_id=payment_method_id,
@@ -86,7 +88,7 @@ class MpesaPosController(http.Controller):
     ):
         """Claim a payment for an order, atomically: a payment goes to one order only."""
         return _safe(
-            "_pos_reconcile",
+            "_pos_claim",
             callback_id=callback_id,
             order_id=order_id,
             payment_method_id=payment_method_id,

@@ -1,7 +1,7 @@
 """Amounts for Daraja: whole Kenyan shillings, 1 to 250,000 per transaction.
 
 A fractional amount is refused, never rounded: rounding up over-charges the customer and rounding
-down leaves a residue on the order (daraja-reference.md §3.1).
+down leaves a residue on the order (docs/daraja.md, "STK push").
 """
 
 import math

@@ -1,9 +1,10 @@
 """Parsing what Safaricom posts to us: STK callbacks and C2B validation/confirmation requests.
 
-Daraja is loosely typed (daraja-reference.md §4.2, §6.3): STK items are read by Name (Balance may
-have no Value), Amount is a number like 1.00, TransactionDate a number in EAT, ResultCode a number or
-a string such as "SFC_IC0003"; C2B amounts are strings and the MSISDN may be plain, masked or hashed
-(kept verbatim, never relied on). Every problem raises one CallbackParseError saying what is wrong.
+Daraja is loosely typed (docs/daraja.md, "STK callback", "C2B validation and confirmation"): STK
+items are read by Name (Balance may have no Value), Amount is a number like 1.00, TransactionDate a
+number in EAT, ResultCode a number or a string such as "SFC_IC0003"; C2B amounts are strings and the
+MSISDN may be plain, masked or hashed (kept verbatim, never relied on). Every problem raises one
+CallbackParseError saying what is wrong.
 """
 
 import json

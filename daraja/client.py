@@ -1,4 +1,4 @@
-"""DarajaClient: OAuth, STK push, STK query, C2B register and simulate (daraja-reference.md §2-§6).
+"""DarajaClient: OAuth, STK push, STK query, C2B register and simulate (Daraja facts: docs/daraja.md).
 
 Rules that matter for money: one Nairobi timestamp is used twice (Timestamp and inside Password);
 a payment request is never re-sent after an ambiguous failure (Daraja has no idempotency); only a
@@ -48,7 +48,8 @@ from .urls import check_url
 
 _logger = logging.getLogger(__name__)
 
-# "Invalid Access Token" in its product families, plus the wrong-C2B-version variant (§1.1)
+# "Invalid Access Token" in each product family, plus the wrong-C2B-version variant
+# (docs/daraja.md, "Errors")
 TOKEN_ERROR_CODES = frozenset({"404.001.03", "401.002.01", "400.003.01", "401.003.01"})
 PENDING_QUERY_CODE = "500.001.1001"
 REFRESH_MARGIN = 60.0  # seconds before expiry when the token counts as stale
@@ -239,7 +240,7 @@ class DarajaClient:
             raise self._api_error(answer, DarajaAuthError, extra_secrets=(basic,))
         if answer.status != 200:
             if answer.status in (400, 401, 403):
-                # wrong key/secret often comes back as an empty 400 (§2.3)
+                # wrong key/secret often comes back as an empty 400 (docs/daraja.md, "OAuth")
                 raise DarajaAuthError(
                     http_status=answer.status,
                     message=(
@@ -391,7 +392,8 @@ class DarajaClient:
             raise self._unusable(answer, "STK query")
         error_code = normalize_code(data.get("errorCode"))
         if error_code == PENDING_QUERY_CODE:
-            # "being processed", "does not Exist" or empty: all mean "no answer yet" (§5.2)
+            # "being processed", "does not Exist" or empty: all mean "no answer yet"
+            # (docs/daraja.md, "STK query")
             result = classify_result(PENDING_QUERY_CODE)
         elif error_code:
             raise self._api_error(answer)

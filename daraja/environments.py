@@ -1,4 +1,4 @@
-"""Daraja hosts and paths (daraja-reference.md §1, §2, §3, §5, §6)."""
+"""Daraja hosts and paths (docs/daraja.md, "Hosts and paths")."""
 
 SANDBOX = "sandbox"
 PRODUCTION = "production"

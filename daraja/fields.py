@@ -1,7 +1,7 @@
 """Free-text STK fields: AccountReference (max 12) and TransactionDesc (max 13).
 
 Daraja wants short, non-empty, plain values: the reference is printed on the PIN prompt and in the
-customer's SMS, and characters such as @ # & have broken requests (daraja-reference.md §3.1).
+customer's SMS, and characters such as @ # & have broken requests (docs/daraja.md, "STK push").
 """
 
 import re

@@ -1,6 +1,6 @@
 """Daraja result codes -> payment status, reason key and the cashier's message.
 
-Codes are compared as strings, never by their description (daraja-reference.md §0.3, §4.3, §11).
+Codes are compared as strings, never by their description (docs/daraja.md, "Result codes").
 An unknown code is never guessed to be a failure: it needs a human to check the statement.
 """
 

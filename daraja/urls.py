@@ -1,4 +1,4 @@
-"""Callback URL checks done before calling Daraja (daraja-reference.md §3.1, §6.1).
+"""Callback URL checks done before calling Daraja (docs/daraja.md, "STK push", "C2B register").
 
 Error messages never repeat the URL: callback URLs carry a secret token in their path.
 """

@@ -93,11 +93,12 @@ def main(argv=None) -> int:
     with contextlib.suppress(ValueError):
         if not ipaddress.ip_address(args.host).is_loopback:
             sys.stderr.write("WARNING: not bound to loopback; anyone who can reach this port can use it.\n")
+    # SIGTERM stops it cleanly from now on: whoever read the banner may send it at once
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     # The banner is the command's output (URLs and credentials for the person who started it), not a log.
     sys.stdout.write(_banner(sim, args.odoo_url) + "\n")
     sys.stdout.flush()
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         with contextlib.suppress(KeyboardInterrupt):
             stop.wait()

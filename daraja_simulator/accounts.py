@@ -1,4 +1,4 @@
-"""Default credentials and merchant accounts of the simulator (Contract B)."""
+"""Default credentials and merchant accounts of the simulator (README, "The Daraja simulator")."""
 
 from dataclasses import dataclass, replace
 

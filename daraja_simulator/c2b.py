@@ -1,8 +1,17 @@
-"""C2B: register URLs (v1/v2), simulate, and the validation -> confirmation flow (reference §6)."""
+"""C2B: register URLs (v1/v2), simulate, and the validation -> confirmation flow.
+
+Daraja's side: docs/daraja.md, "C2B register" and "C2B validation and confirmation".
+"""
 
 import hashlib
 import json
 import re
+
+# Words Daraja refuses in production C2B URLs: the Daraja layer's list, the one definition
+try:  # inside the Odoo module (pos_mpesa.daraja_simulator)
+    from ..daraja.urls import BANNED_WORDS
+except ImportError:  # run from the repository root: python -m daraja_simulator
+    from daraja.urls import BANNED_WORDS
 
 from . import validate
 from .http_types import ApiError, ControlError, bad_request, json_response
@@ -13,8 +22,6 @@ from .state import MSISDN_MODES, C2BPayment, Registration
 NO_PRODUCT = ApiError(
     401, "401.003.01", "Error Occurred - Invalid Access Token - Invalid API call as no apiproduct match found"
 )
-# Words Daraja refuses in production C2B URLs (reference §6.1).
-BANNED_WORDS = ("m-pesa", "mpesa", "safaricom", "exe", "exec", "cmd", "sql", "query")
 MAX_BILL_REF = 20
 _LOCAL_PHONE = re.compile(r"^0([17][0-9]{8})$")
 

@@ -1,11 +1,14 @@
-"""The /__sim__/ control API: list, force outcomes, trigger C2B, replay callbacks, reset (Contract B)."""
+"""The /__sim__/ control API: list, force outcomes, trigger C2B, replay callbacks, reset.
+
+Documented in the README, "The Daraja simulator".
+"""
 
 import dataclasses
 import re
 
 from .c2b import normalise_phone
 from .http_types import ApiError, ControlError, json_response
-from .results import DELIVERY_MODES, INTERACTIVE, ONCE, SUFFIX_TABLE, Scenario, normalise_code
+from .results import DELIVERY_MODES, INTERACTIVE, ONCE, SUFFIX_TABLE, Scenario, callback_desc, normalise_code
 from .state import Options
 
 _STK_ACTION = re.compile(r"^stk/([A-Za-z0-9_]{1,64})/(resolve|pin|cancel)$")
@@ -135,7 +138,13 @@ class ControlApi:
 
     def _scenarios(self) -> dict:
         def show(scenario):
-            shown = {"result_code": scenario.result_code, "callback": scenario.delivery}
+            shown = {
+                "result_code": scenario.result_code,
+                "result_desc": callback_desc(scenario.result_code)
+                if scenario.result_code is not None
+                else None,
+                "callback": scenario.delivery,
+            }
             if scenario.query_code is not None:
                 shown["query_result_code"] = scenario.query_code
             return shown

@@ -1,4 +1,4 @@
-"""Identifiers and timestamps in the formats real Daraja uses (reference §3.2, §6)."""
+"""Identifiers and timestamps in the formats real Daraja uses (docs/daraja.md, "STK push")."""
 
 import secrets
 import string

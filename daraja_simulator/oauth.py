@@ -1,4 +1,4 @@
-"""GET /oauth/v1/generate and the bearer-token check of the business APIs (reference §2)."""
+"""GET /oauth/v1/generate and the bearer-token check of the business APIs (docs/daraja.md, "OAuth")."""
 
 import base64
 import binascii
@@ -9,7 +9,7 @@ from .ids import access_token
 
 TOKEN_TTL = 3599
 
-# Each API family reports a bad token with its own code (reference §1.1).
+# Each API family reports a bad token with its own code (docs/daraja.md, "Errors").
 STK_FAMILY = ApiError(404, "404.001.03", "Invalid Access Token")
 C2B_FAMILY = ApiError(400, "400.003.01", "Invalid Access Token")
 
@@ -41,7 +41,7 @@ def generate(state, request) -> Response:
 
 
 def _bad_credentials(mode: str) -> Response:
-    # Wrong key/secret is undocumented; three shapes are reported in the wild (reference §2.3).
+    # Wrong key/secret is undocumented; three shapes are reported in the wild (docs/daraja.md, "OAuth").
     if mode == "400.008.01":
         return ApiError(400, "400.008.01", "Invalid Authentication passed").response()
     if mode == "999991":

@@ -1,4 +1,4 @@
-"""Result codes, their prose per channel, and the phone-suffix scenario table (Contract B)."""
+"""Result codes, their prose per channel, and the phone-suffix scenarios (README, "The Daraja simulator")."""
 
 from dataclasses import dataclass
 
@@ -7,7 +7,8 @@ PENDING_CODE = "4999"
 PENDING_DESC = "The transaction is still under processing"
 
 # code -> (callback ResultDesc, query ResultDesc). The same code reads differently per channel
-# (reference §4.2: 1037 is "No response from user." on the callback, "DS timeout..." on the query).
+# (1037 is "No response from user." on the callback, "DS timeout..." on the query:
+# docs/daraja.md, "STK callback").
 DESCRIPTIONS: dict[str, tuple[str, str]] = {
     "0": ("The service request is processed successfully.",) * 2,
     "1": ("The balance is insufficient for the transaction.",) * 2,

@@ -162,7 +162,7 @@ class _App:
 
     @staticmethod
     def _post_only(request, handler) -> Response:
-        # Every M-Pesa API is POST; only OAuth is GET (reference §1).
+        # Every M-Pesa API is POST; only OAuth is GET (docs/daraja.md, "Hosts and paths").
         if request.method != "POST":
             raise ApiError(405, "405.001", "Method Not Allowed")
         return handler(request)

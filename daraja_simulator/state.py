@@ -5,7 +5,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 
 from .accounts import CONSUMER_KEY, CONSUMER_SECRET, default_c2b_accounts, default_stk_accounts
-from .results import Scenario
+from .results import Scenario, callback_desc
 
 BAD_CREDENTIALS_MODES = ("empty", "400.008.01", "999991")
 QUERY_PENDING_MODES = ("alternate", "500", "4999")
@@ -14,7 +14,7 @@ LONG_REFERENCE_MODES = ("reject", "no_prompt")
 # An STK payment to a shortcode with registered C2B URLs is also notified to its C2B confirmation URL,
 # with the same receipt as TransID: after the STK callback, at the same moment (two threads), or never.
 STK_TWIN_MODES = ("after", "same_moment", "off")
-# Faults a Daraja API may answer with (reference §1.1, §2.3): see Options.fault.
+# Faults a Daraja API may answer with (docs/daraja.md, "Errors", "OAuth"): see Options.fault.
 FAULTS = (
     "none",
     "http_500",  # HTTP 500, Daraja's JSON 500.003.1001 Internal Server Error
@@ -30,7 +30,7 @@ FAULT_APIS = ("oauth", "stk_push", "stk_query", "c2b_register", "c2b_simulate")
 
 @dataclass
 class Options:
-    """Behaviour switches; each one models a documented Daraja variant (reference §10.1)."""
+    """Behaviour switches; each one models a Daraja variant described in docs/daraja.md."""
 
     callback_delay: float = 0.0
     production: bool = False
@@ -128,6 +128,7 @@ class StkTransaction:
             "interactive": self.scenario.interactive and self.forced_code is None,
             "delivery": self.scenario.delivery,
             "result_code": self.result_code,
+            "result_desc": callback_desc(self.result_code) if self.result_code is not None else None,
             "query_result_code": self.query_code(),
             "receipt_number": self.receipt_number,
             "c2b_twin": self.c2b_twin,

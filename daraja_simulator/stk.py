@@ -65,7 +65,7 @@ class StkService:
         party_b = validate.shortcode(body, "PartyB")
         phone = validate.msisdn(body, "PhoneNumber")
         callback_url = validate.url(body, "CallBackURL")
-        # A null/empty reference or description is reported as "Remarks" (reference §3.1).
+        # A null/empty reference or description is reported as "Remarks" (docs/daraja.md, "STK push").
         reference, description = _remark(body, "AccountReference"), _remark(body, "TransactionDesc")
         too_long = len(reference) > MAX_ACCOUNT_REFERENCE
         if too_long and self.state.options.long_account_reference == "reject":
@@ -151,7 +151,7 @@ class StkService:
             txn.polls += 1
             if txn.status == "pending":
                 mode = options.query_pending_mode
-                # Both pending shapes are real (reference §5.2); the classic one is an HTTP 500.
+                # Both pending shapes are real (docs/daraja.md, "STK query"); the classic one is an HTTP 500.
                 if mode == "500" or (mode == "alternate" and txn.polls % 2 == 1):
                     raise mpesa_error("The transaction is being processed", req_id=txn.checkout_request_id)
                 return json_response(200, {**answer, "ResultCode": PENDING_CODE, "ResultDesc": PENDING_DESC})

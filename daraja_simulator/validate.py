@@ -12,7 +12,7 @@ MAX_AMOUNT = 250_000
 
 
 def require_json_body(request, first_field: str) -> dict:
-    """A non-JSON content type surfaces as an error on the first field (reference §1, FAQ 9)."""
+    """A non-JSON content type surfaces as an error on the first field (docs/daraja.md, "Hosts and paths")."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json":
         raise bad_request(first_field)

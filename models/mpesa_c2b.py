@@ -1,6 +1,6 @@
 """C2B, in one place: the customer paid the till or paybill from the M-Pesa menu.
 
-    validation (optional) ──► pending ──confirmation──► success ──till's search + claim──► reconciled
+    validation (optional) ──► pending ──confirmation──► success ──till's search ──► claimed
     confirmation ──────────────────────────────────────► success
     confirmation of a receipt already paid by STK ─────► counted on the STK row (duplicate_count)
     STK success of a receipt already here as C2B ──────► this row becomes duplicate_of the STK row
@@ -48,7 +48,7 @@ class MpesaCallback(models.Model):
         if tests:
             default = self.env.ref("base.main_company").sudo().mpesa_config_id
             return (default if default in tests else tests[:1]), False
-        # no account on that shortcode: the brief's Postman example lands on the test default
+        # no account on that shortcode: a hand-made test payload (e.g. from Postman) lands on the test default
         configs = self.env["mpesa.config"].sudo().search([("environment", "!=", "production")])
         default = self.env.ref("base.main_company").sudo().mpesa_config_id
         return (default if default in configs else configs[:1]), False
@@ -118,7 +118,8 @@ class MpesaCallback(models.Model):
 
     @api.model
     def _c2b_validation_answer(self, notif, config):
-        """Accept, or reject with the code that gives the customer the right SMS (reference §6.2)."""
+        """Accept, or reject with the code that gives the customer the right SMS
+        (docs/daraja.md, "C2B validation and confirmation")."""
         if not config:
             return {"ResultCode": "C2B00015", "ResultDesc": "Rejected"}
         try:
@@ -199,7 +200,7 @@ class MpesaCallback(models.Model):
 
     @api.model
     def _c2b_search_result(self, row):
-        """The brief's shape of one search result, from the search's own columns."""
+        """One /mpesa/search_unreconciled_callbacks result, from the search's own columns."""
         when = row["transaction_date"] or row["received_date"]
         return {
             "id": row["id"],

@@ -4,7 +4,7 @@ Here: the fields, the invariants PostgreSQL holds for us (indexes and checks), t
 guards, the row lock, storing what we could not use, and the back-office buttons. A payment's life
 is in one file per domain: mpesa_stk.py (push → callback/query → timeout → late result),
 mpesa_c2b.py (validation → confirmation → search), and mpesa_claim.py, the only writer of the
-reconciliation fields (claim, release, link to a pos.payment). What the till calls is checked
+claim fields (claim, release, link to a pos.payment). What the till calls is checked
 in mpesa_pos_request.py.
 """
 
@@ -31,10 +31,10 @@ STATUSES = [
 # written only by mpesa_claim.py (see _check_claim_writer)
 CLAIM_FIELDS = frozenset(
     {
-        "is_reconciled",
-        "reconciled_date",
-        "reconciled_by_id",
-        "pos_order_ref",
+        "is_claimed",
+        "claim_date",
+        "claimed_by_id",
+        "claim_order_key",
         "pos_order_id",
         "pos_payment_id",
         "claim_config_id",
@@ -44,7 +44,7 @@ CLAIM_FIELDS = frozenset(
 # the predicate of a row that is money a till can still take; the same text in the partial
 # indexes below and in the SQL of mpesa_claim.py / mpesa_c2b.py, so PostgreSQL matches them
 LIVE_PAYMENT_SQL = "status = 'success' AND duplicate_of_id IS NULL"
-CLAIMABLE_SQL = LIVE_PAYMENT_SQL + " AND is_reconciled IS NOT TRUE"
+CLAIMABLE_SQL = LIVE_PAYMENT_SQL + " AND is_claimed IS NOT TRUE"
 LIVE_PAYMENT = SQL(LIVE_PAYMENT_SQL)  # for queries: the same text as the indexes' predicates
 CLAIMABLE = SQL(CLAIMABLE_SQL)
 # context key and transaction data key of the till messages sent after the answer (_bus_later)
@@ -139,10 +139,12 @@ class MpesaCallback(models.Model):
     payment_method_id = fields.Many2one("pos.payment.method", readonly=True)
     user_id = fields.Many2one("res.users", string="Requested By", readonly=True)
     # the claim (mpesa_claim.py is the only writer)
-    is_reconciled = fields.Boolean(readonly=True)
-    reconciled_date = fields.Datetime(readonly=True)
-    reconciled_by_id = fields.Many2one("res.users", readonly=True)
-    pos_order_ref = fields.Char(string="Claimed For", readonly=True, help="Order the till claimed it for.")
+    is_claimed = fields.Boolean(string="Claimed", readonly=True, help="A till took it for an order.")
+    claim_date = fields.Datetime(string="Claimed On", readonly=True)
+    claimed_by_id = fields.Many2one("res.users", string="Claimed By", readonly=True)
+    claim_order_key = fields.Char(
+        string="Claimed For", readonly=True, help="The order the till claimed it for (its uuid)."
+    )
     pos_order_id = fields.Many2one("pos.order", string="POS Order", readonly=True, index="btree_not_null")
     pos_payment_id = fields.Many2one(
         "pos.payment", string="POS Payment", readonly=True, index="btree_not_null"
@@ -177,12 +179,12 @@ class MpesaCallback(models.Model):
         "This POS payment is already linked to an M-Pesa payment.",
     )
     _claim_live_check = models.Constraint(
-        f"CHECK (is_reconciled IS NOT TRUE OR ({LIVE_PAYMENT_SQL}))",
-        "Only a successful payment that is not a duplicate can be reconciled.",
+        f"CHECK (is_claimed IS NOT TRUE OR ({LIVE_PAYMENT_SQL}))",
+        "Only a successful payment that is not a duplicate can be claimed.",
     )
     _claim_owner_check = models.Constraint(
-        "CHECK (is_reconciled IS NOT TRUE OR (pos_order_ref IS NOT NULL AND reconciled_by_id IS NOT NULL))",
-        "A reconciled payment names its order and who took it.",
+        "CHECK (is_claimed IS NOT TRUE OR (claim_order_key IS NOT NULL AND claimed_by_id IS NOT NULL))",
+        "A claimed payment names its order and who took it.",
     )
     # the C2B search (mpesa_c2b.py): the claimable rows only
     _claimable_idx = models.Index(f"(config_id, amount, received_date DESC) WHERE {CLAIMABLE_SQL}")
@@ -268,7 +270,7 @@ class MpesaCallback(models.Model):
     def _check_claim_writer(self, vals):
         """Money moves in one place: mpesa_claim.py. Any other writer of a claim field is a bug."""
         if CLAIM_FIELDS & set(vals) and not self.env.context.get("mpesa_claim_writer"):
-            raise UserError(self.env._("Reconciliation fields are written by the claim module only."))
+            raise UserError(self.env._("Claim fields are written by the claim module only."))
 
     @staticmethod
     def _clean_vals(vals):

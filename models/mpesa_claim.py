@@ -4,9 +4,9 @@ A successful, non-duplicate row is a payment. A till *claims* it for one order (
 the order it pushed for, or any till of the account through the C2B search); the claim is *linked*
 to the pos.payment when the order reaches the server; a claim not yet linked can be *released* by
 the till that holds it or by a POS manager. These methods are the only writers of the
-reconciliation fields (CLAIM_FIELDS): each is one guarded UPDATE, so of two tills racing for a
+claim fields (CLAIM_FIELDS): each is one guarded UPDATE, so of two tills racing for a
 payment one wins and the other waits, then retries and is told "already reconciled"; PostgreSQL
-also checks that only a live payment is ever reconciled (mpesa_callback.py).
+also checks that only a live payment is ever claimed (mpesa_callback.py).
 
 Future sources of payments (Pull Transactions, Transaction Status) and several payments for one
 order go through the same calls: a claim is per row, for an order key and a till.
@@ -33,7 +33,7 @@ class MpesaCallback(models.Model):
     # ================================================================== reading a claim
 
     def _claim_reserved_for_pusher(self):
-        """An STK payment belongs to the pushing till for the brief's 75 s, unless it gave up."""
+        """An STK payment belongs to the pushing till while it waits (STK_WAIT_SECONDS), unless it gave up."""
         self.ensure_one()
         return (
             self.callback_type == "stk"
@@ -45,13 +45,16 @@ class MpesaCallback(models.Model):
     def _claim_is_for(self, order_keys):
         """Claimed (or linked) for one of these order references."""
         self.ensure_one()
-        return bool(self.is_reconciled and self.pos_order_ref and self.pos_order_ref in set(order_keys))
+        return bool(self.is_claimed and self.claim_order_key and self.claim_order_key in set(order_keys))
 
     @api.model
-    def _claim_accounts(self, pos_config):
+    def _claim_accounts(self, pos_config, payment_method=None):
         """Accounts whose payments a till may take: those of its M-Pesa payment methods and their C2B
-        siblings (mpesa_c2b.py); with no till, the company's default account's, as the search."""
-        if pos_config:
+        siblings (mpesa_c2b.py); with no till, the named payment method's, else the company's
+        default account's, as the C2B search."""
+        if payment_method and not pos_config:
+            accounts = payment_method.sudo().mpesa_config_id
+        elif pos_config:
             methods = pos_config.sudo().payment_method_ids.filtered(
                 lambda m: m.use_payment_terminal == "mpesa"
             )
@@ -62,16 +65,17 @@ class MpesaCallback(models.Model):
 
     # ================================================================== claim
 
-    def _claim(self, order_key, pos_config=None, pos_session=None, order=None):
+    def _claim(self, order_key, pos_config=None, pos_session=None, order=None, payment_method=None):
         """Take this payment for one order; True when this call took it. One UPDATE decides.
 
-        The order's till (else the one named) takes only its own accounts' payments."""
+        The order's till (else the till, else the payment method named) takes only its own
+        accounts' payments."""
         self.ensure_one()
         if not order_key:
             raise ValidationError(self.env._("A claim needs the order it is for."))
         pos_config = (order.config_id if order else None) or pos_config or self.env["pos.config"]
         own_push = self.callback_type == "stk" and order_key == self._stk_order_key()
-        if not own_push and self.config_id not in self._claim_accounts(pos_config):
+        if not own_push and self.config_id not in self._claim_accounts(pos_config, payment_method):
             raise UserError(str(MSG_OTHER_ACCOUNT))
         pos_session = pos_session or pos_config.current_session_id
         self.flush_recordset()
@@ -82,8 +86,8 @@ class MpesaCallback(models.Model):
         self.env.cr.execute(
             SQL(
                 """UPDATE mpesa_callback
-                  SET is_reconciled = TRUE, reconciled_date = now() at time zone 'UTC',
-                      reconciled_by_id = %s, pos_order_ref = %s, pos_order_id = %s,
+                  SET is_claimed = TRUE, claim_date = now() at time zone 'UTC',
+                      claimed_by_id = %s, claim_order_key = %s, pos_order_id = %s,
                       claim_config_id = %s, claim_session_id = %s, stk_abandoned = FALSE,
                       write_uid = %s, write_date = now() at time zone 'UTC'
                 WHERE id = %s AND %s
@@ -119,7 +123,7 @@ class MpesaCallback(models.Model):
     def _claim_release(self, pos_config=None, by_manager=False):
         """Make a claimed but unlinked payment matchable again (the till dropped the line)."""
         self.ensure_one()
-        if not self.is_reconciled:
+        if not self.is_claimed:
             raise UserError(self.env._("%(name)s is not claimed.", name=self.name))
         if self.pos_payment_id:
             raise UserError(
@@ -136,7 +140,7 @@ class MpesaCallback(models.Model):
                     self.note,
                     self.env._(
                         "Claim for %(order)s released by %(user)s on %(date)s",
-                        order=self.pos_order_ref,
+                        order=self.claim_order_key,
                         user=self.env.user.name,
                         date=fields.Datetime.now(),
                     ),
@@ -146,11 +150,11 @@ class MpesaCallback(models.Model):
         self.flush_recordset()
         self.env.cr.execute(
             """UPDATE mpesa_callback
-                  SET is_reconciled = FALSE, reconciled_date = NULL, reconciled_by_id = NULL,
-                      pos_order_ref = NULL, pos_order_id = NULL, claim_config_id = NULL,
+                  SET is_claimed = FALSE, claim_date = NULL, claimed_by_id = NULL,
+                      claim_order_key = NULL, pos_order_id = NULL, claim_config_id = NULL,
                       claim_session_id = NULL, stk_abandoned = TRUE, note = %s,
                       write_uid = %s, write_date = now() at time zone 'UTC'
-                WHERE id = %s AND is_reconciled AND pos_payment_id IS NULL
+                WHERE id = %s AND is_claimed AND pos_payment_id IS NULL
             RETURNING id""",
             (note, self.env.uid, self.id),
         )
@@ -202,7 +206,7 @@ class MpesaCallback(models.Model):
         refs = [ref for ref in (order.uuid, str(order.id), order.pos_reference, order.name) if ref]
         own_stk = self.callback_type == "stk" and self._stk_order_key() in refs
         free = (
-            not self.is_reconciled
+            not self.is_claimed
             and self._is_live_payment()
             and (own_stk or not self._claim_reserved_for_pusher())
         )
@@ -226,15 +230,15 @@ class MpesaCallback(models.Model):
                     order=order.pos_reference or order.name,
                 )
             )
-        order_key = self.pos_order_ref if self._claim_is_for(refs) else (order.uuid or str(order.id))
+        order_key = self.claim_order_key if self._claim_is_for(refs) else (order.uuid or str(order.id))
         self.flush_recordset()
         self.env.cr.execute(
             SQL(
                 """UPDATE mpesa_callback
-                  SET is_reconciled = TRUE,
-                      reconciled_date = COALESCE(reconciled_date, now() at time zone 'UTC'),
-                      reconciled_by_id = COALESCE(reconciled_by_id, %s),
-                      pos_order_ref = %s, pos_order_id = %s, pos_payment_id = %s,
+                  SET is_claimed = TRUE,
+                      claim_date = COALESCE(claim_date, now() at time zone 'UTC'),
+                      claimed_by_id = COALESCE(claimed_by_id, %s),
+                      claim_order_key = %s, pos_order_id = %s, pos_payment_id = %s,
                       claim_config_id = COALESCE(claim_config_id, %s),
                       claim_session_id = COALESCE(claim_session_id, %s),
                       write_uid = %s, write_date = now() at time zone 'UTC'

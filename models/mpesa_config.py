@@ -22,7 +22,7 @@ CALLBACK_PATH_C2B_CONFIRM = "/pos_lipa/cb/%s/c2b/confirm"
 CALLBACK_PATH_C2B_VALIDATE = "/pos_lipa/cb/%s/c2b/validate"
 PUBLIC_CALLBACK_PATH = "/mpesa/callback"
 
-# Safaricom's published callback source addresses (daraja-reference.md §8), offered as a default
+# Safaricom's published callback source addresses (docs/daraja.md, "Callback security"), offered as a default
 SAFARICOM_IPS = (
     "196.201.214.200 196.201.214.206 196.201.213.114 196.201.214.207 196.201.214.208 "
     "196.201.213.44 196.201.212.127 196.201.212.138 196.201.212.129 196.201.212.136 "
@@ -169,7 +169,7 @@ class MpesaConfig(models.Model):
     public_callback_url = fields.Char(
         string="Public Callback URL",
         compute="_compute_callback_urls",
-        help="The brief's public route (sandbox tests, Postman). Production accepts it only with the "
+        help="The public route /mpesa/callback (sandbox tests, Postman). Production accepts it only with the "
         "token or from an allowed IP.",
     )
     callback_count = fields.Integer(compute="_compute_callback_count")

@@ -17,10 +17,11 @@ from .mpesa_stk import MSG_ALREADY
 from .mpesa_utils import MANAGER_GROUP, to_decimal
 
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-READ_ONLY_REQUESTS = {"_pos_search_unreconciled"}  # run without a savepoint: they write nothing
+READ_ONLY_REQUESTS = {"_pos_search_claimable"}  # run without a savepoint: they write nothing
 MSG_NOT_CONFIGURED = _lt("M-Pesa not configured")
-MSG_RECONCILED = _lt("Callback reconciled successfully")
+MSG_CLAIMED = _lt("Callback reconciled successfully")
 MSG_ACCESS = _lt("Access denied: you must be a Point of Sale user")
+MSG_METHOD_NOT_ON_TILL = _lt("This payment method is not used by this point of sale")
 MSG_NUL = _lt("A request parameter contains a NUL character")
 
 
@@ -189,7 +190,7 @@ class MpesaCallback(models.Model):
         method, config = self._config_for_payment_method(payment_method_id, pos_config_id)
         pos_config = self._pos_config_for_request(pos_config_id)
         if method and pos_config and method not in pos_config.payment_method_ids:
-            raise MpesaRequestError(self.env._("This payment method is not used by this point of sale"))
+            raise MpesaRequestError(str(MSG_METHOD_NOT_ON_TILL))
         return self.sudo()._stk_push(config, phone, amount_int, reference, order_key, pos_config, method)
 
     @api.model
@@ -203,7 +204,7 @@ class MpesaCallback(models.Model):
     # ================================================================== C2B
 
     @api.model
-    def _pos_search_unreconciled(
+    def _pos_search_claimable(
         self, amount=None, max_age_minutes=None, payment_method_id=None, pos_config_id=None
     ):
         try:
@@ -225,7 +226,7 @@ class MpesaCallback(models.Model):
         return {"success": True, "count": len(callbacks), "callbacks": callbacks}
 
     @api.model
-    def _pos_reconcile(self, callback_id=None, order_id=None, payment_method_id=None, pos_config_id=None):
+    def _pos_claim(self, callback_id=None, order_id=None, payment_method_id=None, pos_config_id=None):
         if not _is_int(callback_id):
             raise MpesaRequestError(self.env._("callback_id must be an integer"))
         order, order_key = self._resolve_order(order_id)
@@ -234,22 +235,25 @@ class MpesaCallback(models.Model):
         )
         if not row:
             raise MpesaRequestError(self.env._("Unknown callback"))
+        method = self.env["pos.payment.method"]
         if not (_missing(payment_method_id) and _missing(pos_config_id)):
             # the till's account: only payments its own search offers (never a test sibling's)
-            _method, config = self._config_for_payment_method(payment_method_id, pos_config_id)
+            method, config = self._config_for_payment_method(payment_method_id, pos_config_id)
             if row.config_id not in self._c2b_search_accounts(config):
                 raise MpesaRequestError(str(MSG_OTHER_ACCOUNT))
         if not row._is_live_payment():
-            raise MpesaRequestError(self.env._("Only successful payments can be reconciled"))
+            raise MpesaRequestError(self.env._("Only successful payments can be claimed"))
         if row._claim_reserved_for_pusher() and row._stk_order_key() != order_key:
             raise MpesaRequestError(str(MSG_ALREADY))
         # an order on the server claims for its own till, whatever the caller names
         pos_config = order.config_id or self._pos_config_for_request(pos_config_id)
-        if not row._claim(order_key, pos_config=pos_config, order=order or None):
+        if method and pos_config and method not in pos_config.payment_method_ids:
+            raise MpesaRequestError(str(MSG_METHOD_NOT_ON_TILL))
+        if not row._claim(order_key, pos_config=pos_config, order=order or None, payment_method=method):
             raise MpesaRequestError(str(MSG_ALREADY))
         return {
             "success": True,
-            "message": str(MSG_RECONCILED),
+            "message": str(MSG_CLAIMED),
             "receipt_number": row.mpesa_receipt_number or "",
         }
 

@@ -37,7 +37,7 @@ FAILURES = {"failed", "cancelled", "timeout"}
 MSG_STK_SENT = _lt("STK Push sent successfully")
 MSG_ALREADY = _lt("This payment is already reconciled")
 
-# check_status answer by row status (the brief's status values)
+# check_status answer by row status (the five values the till understands)
 ANSWER_STATUS = {
     "success": "completed",
     "pending": "pending",
@@ -302,11 +302,11 @@ class MpesaCallback(models.Model):
             if twin:
                 twin._lock_row()
             if twin and twin._is_live_payment():
-                if twin.is_reconciled:
+                if twin.is_claimed:
                     # the C2B confirmation of this same payment came first and a till took it
                     vals.update(
                         status="needs_review",
-                        review_reason=f"Receipt already taken through C2B ({twin.pos_order_ref or twin.id})",
+                        review_reason=f"Receipt claimed through C2B ({twin.claim_order_key or twin.id})",
                     )
                 else:
                     # the same payment seen first as C2B: the STK row is the payment, the twin a copy
@@ -454,7 +454,7 @@ class MpesaCallback(models.Model):
         return self.env._(reason_message(reason))  # pylint: disable=translation-not-lazy
 
     def _stk_answer(self, reason=None):
-        """check_status answer for this row (the brief's shape plus reason, receipt and row id)."""
+        """check_status answer for this row (success, status, message, plus reason, receipt and row id)."""
         self.ensure_one()
         if reason is None:
             reason = self.reason or ("paid" if self.status == "success" else "unknown")

@@ -9,7 +9,7 @@ from odoo.exceptions import UserError
 
 MANAGER_GROUP = "point_of_sale.group_pos_manager"
 
-STK_WAIT_SECONDS = 75  # the brief: the till gives up after 75 s
+STK_WAIT_SECONDS = 75  # the till gives up on a push after 75 s
 
 
 def to_decimal(value):

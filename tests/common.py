@@ -293,8 +293,8 @@ class MpesaCase(HttpCase):
             "transaction_date": fields.Datetime.now() - timedelta(minutes=minutes_ago),
             "source": "token_url",
         }
-        if extra.get("is_reconciled"):
+        if extra.get("is_claimed"):
             # a claim names its order and who took it (a CHECK constraint of mpesa.callback)
-            vals.update(pos_order_ref="claimed-order", reconciled_by_id=self.pos_user.id)
+            vals.update(claim_order_key="claimed-order", claimed_by_id=self.pos_user.id)
         vals.update(extra)
         return self.Callback.sudo().create(vals)

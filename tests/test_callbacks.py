@@ -44,7 +44,7 @@ class TestCallbackRoutes(MpesaCase):
         self.assertEqual(row.status, "needs_review")
         self.assertEqual(row.review_reason, "Unknown CheckoutRequestID")
         self.assertEqual(json.loads(row.raw_payload), BRIEF_STK_CALLBACK)
-        self.assertFalse(row.is_reconciled)
+        self.assertFalse(row.is_claimed)
 
     def test_brief_c2b_examples_on_public_route(self):
         for payload in (BRIEF_C2B_CALLBACK, BRIEF_POSTMAN_C2B):
@@ -54,7 +54,7 @@ class TestCallbackRoutes(MpesaCase):
             self.assertEqual(len(row), 1)
             self.assertEqual(row.callback_type, "c2b")
             self.assertEqual(row.status, "success")
-            self.assertFalse(row.is_reconciled)
+            self.assertFalse(row.is_claimed)
             self.assertEqual(row.amount, 100.0)
             self.assertEqual(row.customer_name, "John Doe")
             self.assertEqual(row.config_id, self.mpesa_config)  # sandbox/simulator fallback
@@ -317,7 +317,7 @@ class TestCallbackRoutes(MpesaCase):
         self.assertEqual(row.create_uid, row.write_uid)
         self.assertEqual((row.callback_type, row.source, row.status), ("c2b", "token_url", "success"))
         self.assertEqual(row.duplicate_count, 0)
-        self.assertFalse(row.is_reconciled)
+        self.assertFalse(row.is_claimed)
         # cents kept exactly; NUL (the parser refuses it; stored text never holds it) replaced
         self.post_json(self.token_url("confirm"), c2b_confirmation("RKINSERT02", amount="99.50"))
         cents = self.Callback.sudo().search([("mpesa_receipt_number", "=", "RKINSERT02")])
@@ -375,7 +375,7 @@ class TestCallbackRoutes(MpesaCase):
         self.assertEqual(twin.duplicate_of_id, row)
 
     def test_c2b_twin_already_claimed_puts_stk_in_review(self):
-        self.make_c2b("QKX1TWIN03", is_reconciled=True, pos_order_ref="other-order")
+        self.make_c2b("QKX1TWIN03", is_claimed=True, claim_order_key="other-order")
         row = self.make_pending("ws_CO_TWIN3", "m-t3")
         self.post_json(self.token_url(), stk_callback("ws_CO_TWIN3", "m-t3", receipt="QKX1TWIN03"))
         row.invalidate_recordset()
@@ -397,7 +397,7 @@ class TestCallbackRoutes(MpesaCase):
         self.assertFalse(self.Callback.sudo().search([("mpesa_receipt_number", "=", "PRODC2B001")]))
         refused = self.env["mpesa.rejected.request"].sudo().search([], order="id desc", limit=1)
         self.assertIn("production account", refused.reason)
-        # the brief's Postman example has a shortcode no production account owns: no fallback in production
+        # the hand-made Postman payload has a shortcode no production account owns: no fallback in production
         # with the token: accepted
         response = self.post_json(f"/mpesa/callback?token={self.mpesa_config.callback_token}", payload)
         self.assertEqual(response.json(), ACCEPTED)

@@ -102,16 +102,22 @@ class TestClaimScope(MpesaCase):
 
     def assert_unclaimed(self, row, result):
         self.assertFalse(result["success"], result)
-        self.assertEqual(result["message"], "This payment was made to another M-Pesa account")
+        self.assertIn(
+            result["message"],
+            (
+                "This payment was made to another M-Pesa account",
+                "This payment method is not used by this point of sale",
+            ),
+        )
         row.invalidate_recordset()
-        self.assertFalse(row.is_reconciled)
+        self.assertFalse(row.is_claimed)
 
     # ------------------------------------------------------------------ a till takes its own accounts' money
 
     def test_order_of_another_till_cannot_take_a_branch_payment(self):
         payment = self.branch_payment("BRANCH0001")
         order = self.draft_order(self.pos_config)
-        # the brief's two fields only: the order's own till decides the account
+        # the two original fields only (callback_id, order_id): the order's own till decides the account
         self.assert_unclaimed(payment, self.claim(payment, order.id))
         self.assert_unclaimed(payment, self.claim(payment, order.uuid))
         # whatever the caller says about its till
@@ -124,6 +130,10 @@ class TestClaimScope(MpesaCase):
         self.assert_unclaimed(payment, self.claim(payment, str(uuid.uuid4())))
         self.assert_unclaimed(
             payment, self.claim(payment, str(uuid.uuid4()), pos_config_id=self.pos_config.id)
+        )
+        # a payment method named alone scopes the claim to its account: the main one's refuses it
+        self.assert_unclaimed(
+            payment, self.claim(payment, str(uuid.uuid4()), payment_method_id=self.mpesa_method.id)
         )
         # the branch till takes it
         taken = self.claim(payment, str(uuid.uuid4()), pos_config_id=self.branch_pos.id)
@@ -158,7 +168,7 @@ class TestClaimScope(MpesaCase):
                 }
             )
         payment.invalidate_recordset()
-        self.assertFalse(payment.is_reconciled)
+        self.assertFalse(payment.is_claimed)
 
     # ------------------------------------------------------------------ NUL in a request
 

@@ -66,12 +66,12 @@ class TestMpesaConfig(MpesaCase):
             self.make_c2b("RKACL00001").with_user(self.pos_user).write({"status": "failed"})
 
     def test_accountant_reads_log_manager_acts(self):
-        row = self.make_c2b("RKACC00001", is_reconciled=True, pos_order_ref="lost-order")
+        row = self.make_c2b("RKACC00001", is_claimed=True, claim_order_key="lost-order")
         self.assertEqual(row.with_user(self.accountant).read(["status"])[0]["status"], "success")
         with self.assertRaises(UserError):
             row.with_user(self.accountant).action_release_claim()
         row.with_user(self.pos_manager).action_release_claim()
-        self.assertFalse(row.is_reconciled)
+        self.assertFalse(row.is_claimed)
         review = self.make_pending("ws_CO_REV", "m-rev", status="needs_review")
         review.with_user(self.pos_manager).action_mark_reviewed()
         self.assertTrue(review.reviewed)

@@ -58,7 +58,7 @@ class TestEndToEnd(MpesaCase):
         self.assertTrue(row.callback_received)
         self.assertEqual(row.amount, 100)
         self.assertEqual(row.mpesa_receipt_number, result["receipt_number"])
-        self.assertTrue(row.is_reconciled)  # taken by the till that pushed
+        self.assertTrue(row.is_claimed)  # taken by the till that pushed
         # the order reaches the server with the payment line: final link by CheckoutRequestID
         order = self._sync_order(order_uuid, row, checkout_request_id=checkout_id)
         row.invalidate_recordset()

@@ -1,4 +1,4 @@
-"""Issue 8's twelve defects, one focused test each (each failed before its fix).
+"""Twelve money-safety defects found in review, one focused test each (each failed before its fix).
 
 Races that need two real transactions use committed rows and two cursors (TwoCursorCase); the
 concurrent-clients proof against a running server is `make reliability` (tools/reliability.py).
@@ -87,7 +87,7 @@ class TestMoneySafety(MpesaCase):
             },
         )
         self.assertFalse(refused["success"])
-        self.assertFalse(test_payment.is_reconciled)
+        self.assertFalse(test_payment.is_claimed)
 
     # 3 ------------------------------------------------------------ the token never reaches a log
 
@@ -145,7 +145,7 @@ class TestMoneySafety(MpesaCase):
             self.assertFalse(answer["success"], route)
             self.assertIn("another till", answer["message"])
         row.invalidate_recordset()
-        self.assertTrue(row.is_reconciled)
+        self.assertTrue(row.is_claimed)
         self.assertEqual(row.claim_config_id, self.pos_config)
         self.assertEqual(self.search(method=self.other_method)["count"], 0)
 
@@ -174,7 +174,7 @@ class TestMoneySafety(MpesaCase):
         cancel = self.rpc("/mpesa/cancel_stk", {"checkout_request_id": "ws_CO_TWO", "order_uuid": order_x})
         self.assertNotEqual(cancel["status"], "completed")  # the till must not think X was paid
         row.invalidate_recordset()
-        self.assertEqual(row.pos_order_ref, order_y)
+        self.assertEqual(row.claim_order_key, order_y)
 
     # 8 ------------------------------------------------------------ a late success after a failed query
 

@@ -1,4 +1,4 @@
-"""The POS-facing JSON routes (Contract C) with the brief's request/response shapes."""
+"""The POS-facing JSON routes with their request/response shapes (README, "Endpoints & callback URLs")."""
 
 from datetime import timedelta
 from unittest.mock import patch
@@ -184,8 +184,8 @@ class TestPosEndpoints(MpesaCase):
             self.assertEqual((result["status"], result["message"]), (status, message), vals)
             self.assertEqual(result["callback_id"], row.id)
         completed = self.Callback.sudo().search([("checkout_request_id", "=", "ws_CO_CS0")])
-        self.assertTrue(completed.is_reconciled)  # the till that pushed now owns it
-        self.assertEqual(completed.pos_order_ref, "Order 00001")
+        self.assertTrue(completed.is_claimed)  # the till that pushed now owns it
+        self.assertEqual(completed.claim_order_key, "Order 00001")
 
     def test_check_status_gives_up_after_75_seconds(self):
         row = self.make_pending(
@@ -224,7 +224,7 @@ class TestPosEndpoints(MpesaCase):
         newest = self.make_c2b("RKNEW00001", minutes_ago=1)
         self.make_c2b("RKSTALE001", minutes_ago=30)
         self.make_c2b("RKOTHER001", amount=101)
-        self.make_c2b("RKTAKEN001", is_reconciled=True)
+        self.make_c2b("RKTAKEN001", is_claimed=True)
         self.make_c2b("RKFAILED01", status="failed")
         self.make_c2b("RKOTHCO001", config_id=other_config.id, company_id=other_company.id)
         fresh_stk = self.make_pending(
@@ -340,9 +340,9 @@ class TestPosEndpoints(MpesaCase):
             {"success": True, "message": "Callback reconciled successfully", "receipt_number": "RKREC00001"},
         )
         row.invalidate_recordset()
-        self.assertTrue(row.is_reconciled)
-        self.assertEqual(row.pos_order_ref, order_uuid)
-        self.assertEqual(row.reconciled_by_id, self.pos_user)
+        self.assertTrue(row.is_claimed)
+        self.assertEqual(row.claim_order_key, order_uuid)
+        self.assertEqual(row.claimed_by_id, self.pos_user)
         again = self.rpc("/mpesa/reconcile_callback", {"callback_id": row.id, "order_id": order_uuid})
         self.assertFalse(again["success"])
         self.assertIn("already reconciled", again["message"])
@@ -360,14 +360,14 @@ class TestPosEndpoints(MpesaCase):
             ({"callback_id": row.id}, "order_id must be the order's id or uuid"),
             (
                 {"callback_id": failed.id, "order_id": "0f5c2d1e-1111-4a2b-9c3d-123456789abc"},
-                "Only successful payments can be reconciled",
+                "Only successful payments can be claimed",
             ),
         ]
         for params, message in cases:
             result = self.rpc("/mpesa/reconcile_callback", params)
             self.assertEqual(result, {"success": False, "message": message}, params)
         row.invalidate_recordset()
-        self.assertFalse(row.is_reconciled)
+        self.assertFalse(row.is_claimed)
 
     # ------------------------------------------------------------------ register (settings admins)
 
@@ -382,7 +382,7 @@ class TestPosEndpoints(MpesaCase):
 
 
 @tagged("post_install", "-at_install")
-class TestReconcileRace(MpesaCase):
+class TestClaimRace(MpesaCase):
     """Two real transactions race for one payment: one wins, the other gets 'already reconciled'."""
 
     def test_two_cursors(self):
@@ -432,7 +432,7 @@ class TestReconcileRace(MpesaCase):
             race_account = patch.object(
                 type(self.env["mpesa.callback"]),
                 "_claim_accounts",
-                lambda model, pos_config: model.env["mpesa.config"].browse(config.id),
+                lambda model, pos_config, payment_method=None: model.env["mpesa.config"].browse(config.id),
             )
             race_account.start()
             try:
@@ -442,24 +442,24 @@ class TestReconcileRace(MpesaCase):
                 self.assertEqual(env_a["mpesa.callback"].sudo().browse(row_id).status, "success")
                 self.assertEqual(env_b["mpesa.callback"].sudo().browse(row_id).status, "success")
                 first = env_a["mpesa.callback"]._run_pos_request(
-                    "_pos_reconcile", callback_id=row_id, order_id="aaaaaaaa-1111-4a2b-9c3d-123456789abc"
+                    "_pos_claim", callback_id=row_id, order_id="aaaaaaaa-1111-4a2b-9c3d-123456789abc"
                 )
                 self.assertTrue(first["success"], first)
                 # the second till finds the payment being taken: Odoo runs its request again
                 with self.assertRaises(pg_errors.LockNotAvailable):
                     env_b["mpesa.callback"]._run_pos_request(
-                        "_pos_reconcile", callback_id=row_id, order_id="bbbbbbbb-1111-4a2b-9c3d-123456789abc"
+                        "_pos_claim", callback_id=row_id, order_id="bbbbbbbb-1111-4a2b-9c3d-123456789abc"
                     )
                 cr_a.commit()
                 cr_b.rollback()
                 # the loser retries in a fresh transaction: still refused
                 third = env_b["mpesa.callback"]._run_pos_request(
-                    "_pos_reconcile", callback_id=row_id, order_id="bbbbbbbb-1111-4a2b-9c3d-123456789abc"
+                    "_pos_claim", callback_id=row_id, order_id="bbbbbbbb-1111-4a2b-9c3d-123456789abc"
                 )
                 self.assertFalse(third["success"])
                 self.assertIn("already reconciled", third["message"])
                 cr_b.rollback()
-                cr_a.execute("SELECT pos_order_ref FROM mpesa_callback WHERE id = %s", (row_id,))
+                cr_a.execute("SELECT claim_order_key FROM mpesa_callback WHERE id = %s", (row_id,))
                 self.assertEqual(cr_a.fetchone()[0], "aaaaaaaa-1111-4a2b-9c3d-123456789abc")
             finally:
                 race_account.stop()

@@ -119,7 +119,7 @@ class TestPosMpesaTours(TestPointOfSaleHttpCommon):
         self.assertEqual(row.mpesa_receipt_number or False, payment.mpesa_receipt_number or False)
         self.assertEqual(row.pos_order_id, order)
         self.assertEqual(row.pos_payment_id, payment)
-        self.assertTrue(row.is_reconciled)
+        self.assertTrue(row.is_claimed)
         return payment
 
     # ------------------------------------------------------------------ STK
@@ -150,7 +150,7 @@ class TestPosMpesaTours(TestPointOfSaleHttpCommon):
         self.start_pos_tour("PosMpesaStkCancelAtTillTour")
         row = self.stk_rows()
         self.assertTrue(row.stk_abandoned, "the server knows the till gave up")
-        self.assertFalse(row.is_reconciled)
+        self.assertFalse(row.is_claimed)
         self.assertEqual(self.last_order().payment_ids.payment_method_id, self.bank_payment_method)
 
     def test_stk_bad_phone(self):
@@ -183,7 +183,7 @@ class TestPosMpesaTours(TestPointOfSaleHttpCommon):
         self.post_c2b("RAA10AAA01", "ALICE", msisdn="254711000001")
         self.post_c2b("RBB20BBB02", "BRIAN", msisdn="254711000002")
         Callback = type(self.env["mpesa.callback"])
-        original = Callback._pos_search_unreconciled
+        original = Callback._pos_search_claimable
         timers = []
 
         def search_then_pay(model, *args, **kwargs):
@@ -199,7 +199,7 @@ class TestPosMpesaTours(TestPointOfSaleHttpCommon):
                 timer.start()
             return original(model, *args, **kwargs)
 
-        with patch.object(Callback, "_pos_search_unreconciled", search_then_pay):
+        with patch.object(Callback, "_pos_search_claimable", search_then_pay):
             self.start_pos_tour("PosMpesaC2bSeveralFoundTour")
         timers[0].join()
         self.assert_paid_by_mpesa("RCC30CCC03")
@@ -208,7 +208,7 @@ class TestPosMpesaTours(TestPointOfSaleHttpCommon):
             .sudo()
             .search([("mpesa_receipt_number", "in", ["RAA10AAA01", "RBB20BBB02"])])
         )
-        self.assertFalse(any(others.mapped("is_reconciled")))
+        self.assertFalse(any(others.mapped("is_claimed")))
 
     def test_c2b_none_found_validate_anyway(self):
         self.post_c2b("ROTHER0001", "JOHN DOE", amount="250.00")  # another amount: not offered
@@ -216,7 +216,7 @@ class TestPosMpesaTours(TestPointOfSaleHttpCommon):
         order = self.last_order()
         self.assertEqual(order.state, "paid")
         self.assertFalse(order.payment_ids.mpesa_receipt_number)
-        self.assertFalse(self.env["mpesa.callback"].sudo().search([]).is_reconciled)
+        self.assertFalse(self.env["mpesa.callback"].sudo().search([]).is_claimed)
 
     def test_c2b_validate_without_matching(self):
         self.post_c2b("RKL51ZDR4F", "JOHN DOE")
@@ -224,7 +224,7 @@ class TestPosMpesaTours(TestPointOfSaleHttpCommon):
         order = self.last_order()
         self.assertEqual(order.state, "paid")
         self.assertFalse(order.payment_ids.mpesa_receipt_number)
-        self.assertFalse(self.env["mpesa.callback"].sudo().search([]).is_reconciled, "left for its own order")
+        self.assertFalse(self.env["mpesa.callback"].sudo().search([]).is_claimed, "left for its own order")
 
     def test_c2b_already_taken_by_another_till(self):
         self.post_c2b("RTAKEN0001", "JOHN DOE")
@@ -232,4 +232,4 @@ class TestPosMpesaTours(TestPointOfSaleHttpCommon):
         self.start_pos_tour("PosMpesaC2bAlreadyTakenTour")
         self.assert_paid_by_mpesa("RFREE00002")
         taken = self.env["mpesa.callback"].sudo().search([("mpesa_receipt_number", "=", "RTAKEN0001")])
-        self.assertEqual(taken.pos_order_ref, "0b0e6c1e-0000-4000-8000-00000000a11a")
+        self.assertEqual(taken.claim_order_key, "0b0e6c1e-0000-4000-8000-00000000a11a")

@@ -351,7 +351,7 @@ class Bench:
             "SELECT id FROM mpesa_callback "
             f"WHERE config_id IN ({', '.join(config_ids)}) AND amount = 100 "
             f"AND received_date >= (now() AT TIME ZONE 'UTC') - interval '{int(window)} minutes' "
-            f"AND status = 'success' AND is_reconciled IS NOT TRUE AND duplicate_of_id IS NULL "
+            f"AND status = 'success' AND is_claimed IS NOT TRUE AND duplicate_of_id IS NULL "
             f"AND company_id = {int(self.a1['company_id'])} "
             "AND (callback_type = 'c2b' OR (callback_type = 'stk' AND (stk_abandoned "
             "OR request_date <= (now() AT TIME ZONE 'UTC') - interval '75 seconds'))) "
@@ -359,7 +359,7 @@ class Bench:
         )
         index = (
             "CREATE INDEX bench_c2b_claimable ON mpesa_callback (config_id, amount, received_date DESC) "
-            "WHERE status = 'success' AND is_reconciled IS NOT TRUE AND duplicate_of_id IS NULL"
+            "WHERE status = 'success' AND is_claimed IS NOT TRUE AND duplicate_of_id IS NULL"
         )
         self.results["c_bare_sql"] = bare_sql
         self.results["c_index"] = index

@@ -3,7 +3,7 @@
 The mix (fractions of the generated rows, see MIX): STK 45 % / C2B 55 %; STK: 72 % success, then
 cancelled, timeout, failed, needs review, invalid (no old pending push: the recovery cron settles
 them within 30 minutes); C2B: 96 % success, then validation-only
-pending, needs review, invalid. Successful rows are claimed (reconciled) at 97 % (STK) / 93 % (C2B),
+pending, needs review, invalid. Successful rows are claimed at 97 % (STK) / 93 % (C2B),
 only half of them within the last hour; some unclaimed STK rows were given up by the till.
 Amounts: half are the popular shop prices (50, 100, ... 2000 KES), the others 10-5000 KES.
 Rows are spread over the given accounts by weight (several accounts in several companies),
@@ -36,7 +36,7 @@ MIX = {
     ],
     "c2b": [("success", 0.96), ("pending", 0.01), ("needs_review", 0.015), ("invalid", 0.015)],
 }
-RECONCILED = {"stk": 0.97, "c2b": 0.93}
+CLAIMED = {"stk": 0.97, "c2b": 0.93}
 RESULT_CODES = {
     "success": ("0", "The service request is processed successfully.", "paid"),
     "cancelled": ("1032", "Request cancelled by user", "cancelled"),
@@ -180,10 +180,10 @@ def _expressions(ctx) -> dict[str, str]:
         "pos_config_id": f"CASE WHEN {is_stk} OR v.rec THEN {pos_config} END",
         "payment_method_id": f"CASE WHEN {is_stk} THEN {method} END",
         "user_id": f"CASE WHEN {is_stk} THEN {int(ctx['cashier_uid'])} END",
-        "is_reconciled": "v.rec",
-        "reconciled_date": "CASE WHEN v.rec THEN v.recv + interval '40 seconds' END",
-        "reconciled_by_id": f"CASE WHEN v.rec THEN {int(ctx['cashier_uid'])} END",
-        "pos_order_ref": "CASE WHEN v.rec THEN 'Order ' || lpad((v.id % 100000)::text, 5, '0') END",
+        "is_claimed": "v.rec",
+        "claim_date": "CASE WHEN v.rec THEN v.recv + interval '40 seconds' END",
+        "claimed_by_id": f"CASE WHEN v.rec THEN {int(ctx['cashier_uid'])} END",
+        "claim_order_key": "CASE WHEN v.rec THEN 'Order ' || lpad((v.id % 100000)::text, 5, '0') END",
         "reviewed": "FALSE",
         "create_uid": "1",
         "write_uid": "1",
@@ -224,7 +224,7 @@ WITH s AS (
 ), v AS (
     SELECT u.*, {by_status(0)} AS code, {by_status(1)} AS descr, {by_status(2)} AS reason,
            (u.status = 'success' AND u.rr < CASE WHEN u.recv > ({now_sql}) - interval '1 hour' THEN 0.5
-                WHEN u.ctype = 'stk' THEN {RECONCILED["stk"]} ELSE {RECONCILED["c2b"]} END) AS rec
+                WHEN u.ctype = 'stk' THEN {CLAIMED["stk"]} ELSE {CLAIMED["c2b"]} END) AS rec
       FROM u
 )"""
 
@@ -324,7 +324,7 @@ def insert_pending_stk(pg, db, ctx, account, rows, tag: str) -> list[dict]:
                 "payment_method_id": account.get("payment_method_id"),
                 "user_id": ctx["cashier_uid"],
                 "currency_id": ctx["currency_id"],
-                "is_reconciled": False,
+                "is_claimed": False,
                 "stk_abandoned": False,
                 "callback_received": False,
                 "create_uid": ctx["cashier_uid"],

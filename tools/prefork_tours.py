@@ -21,7 +21,7 @@ browser driver (odoo.tests.common.ChromeBrowser, headless) loads /pos/ui/<config
 runs `odoo.startTour(name)` until "tour succeeded" or an error, as HttpCase.start_tour does; the
 tour's default step timeout is raised (--step-timeout, 30 s) without touching the tour files. The
 outcome is then checked in the database (order paid, one M-Pesa payment linked to its mpesa.callback
-row, row reconciled to that order and payment, receipt number...), so a tour that passes with the
+row, row claimed for that order and payment, receipt number...), so a tour that passes with the
 money wrong fails. Controls: at least one websocket upgraded by the gevent worker, and no
 "Couldn't bind the websocket" in the server log.
 
@@ -308,7 +308,7 @@ class Outcome:
         return [dict(zip(cols, row, strict=True)) for row in rows]
 
     ROW_COLS = (
-        "id", "callback_type", "status", "reason", "receipt", "order", "payment", "reconciled",
+        "id", "callback_type", "status", "reason", "receipt", "order", "payment", "claimed",
         "abandoned", "request_phone", "by_query", "checkout", "claimed_for",
     )  # fmt: skip
 
@@ -317,10 +317,10 @@ class Outcome:
         scope = f"id > {int(self.first_row)}" if new_only else "TRUE"
         rows = self.live.sql(
             "SELECT id, callback_type, status, COALESCE(reason, ''), COALESCE(mpesa_receipt_number, ''), "
-            "COALESCE(pos_order_id, 0), COALESCE(pos_payment_id, 0), COALESCE(is_reconciled, false), "
+            "COALESCE(pos_order_id, 0), COALESCE(pos_payment_id, 0), COALESCE(is_claimed, false), "
             "COALESCE(stk_abandoned, false), COALESCE(request_phone, ''), "
             "COALESCE(confirmed_by_query, false), COALESCE(checkout_request_id, ''), "
-            "COALESCE(pos_order_ref, '') "
+            "COALESCE(claim_order_key, '') "
             f"FROM mpesa_callback WHERE {scope} AND ({where}) ORDER BY id"
         )
         return [dict(zip(self.ROW_COLS, row, strict=True)) for row in rows]
@@ -355,7 +355,7 @@ class Outcome:
         self.expect(row["receipt"] == payment["receipt"], "the row's receipt differs from the payment's")
         self.expect(row["order"] == str(order["id"]), f"the row is claimed by order {row['order']}")
         self.expect(row["payment"] == str(payment["id"]), f"the row points to payment {row['payment']}")
-        self.expect(row["reconciled"] == "t", "the M-Pesa row is not reconciled")
+        self.expect(row["claimed"] == "t", "the M-Pesa row is not claimed")
         return payment
 
     def paid_by_bank(self):
@@ -392,7 +392,7 @@ def check_cancel_at_till(o: Outcome):
     rows = o.stk_rows()
     if o.expect(len(rows) == 1, f"{len(rows)} STK rows, expected 1"):
         o.expect(rows[0]["abandoned"] == "t", "the server does not know the till gave up")
-        o.expect(rows[0]["reconciled"] == "f", "the abandoned push is reconciled")
+        o.expect(rows[0]["claimed"] == "f", "the abandoned push is claimed")
     o.paid_by_bank()
 
 
@@ -425,14 +425,14 @@ def check_c2b_none_found(o: Outcome):
     o.expect(not any(p["receipt"] for p in payments), "a payment line got an M-Pesa receipt")
     o.expect(not any(p["callback"] != "0" for p in payments), "a payment line is linked to an M-Pesa row")
     other = o.rows("mpesa_receipt_number = 'ROTHER0001'")
-    o.expect(other and other[0]["reconciled"] == "f", "the 250 KES payment was reconciled (or is missing)")
+    o.expect(other and other[0]["claimed"] == "f", "the 250 KES payment was claimed (or is missing)")
 
 
 def check_c2b_without_matching(o: Outcome):
     _order, payments = o.paid_order()
     o.expect(not any(p["receipt"] for p in payments), "a payment line got an M-Pesa receipt")
     left = o.rows("mpesa_receipt_number = 'RWM0000001'")
-    o.expect(left and left[0]["reconciled"] == "f", "the customer's payment was not left for its own order")
+    o.expect(left and left[0]["claimed"] == "f", "the customer's payment was not left for its own order")
 
 
 def check_c2b_already_taken(o: Outcome):
@@ -442,7 +442,7 @@ def check_c2b_already_taken(o: Outcome):
     o.expect(claimed == "0b0e6c1e-0000-4000-8000-00000000a11a", f"RTAKEN0001 claimed for {claimed!r}")
 
 
-# Order matters where C2B payments of 100 KES stay unreconciled: every tour before NoneFound leaves
+# Order matters where C2B payments of 100 KES stay unclaimed: every tour before NoneFound leaves
 # none (they are claimed), WithoutMatching leaves one on purpose and runs last. Its TransID differs
 # from OneFound's (the Python test reuses RKL51ZDR4F in a database of its own).
 TOURS = (

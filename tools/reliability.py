@@ -533,7 +533,7 @@ class Suite:
         """mpesa.callback rows as dicts (a few columns; raw payloads are not read)."""
         cols = [
             "id", "callback_type", "status", "checkout_request_id", "mpesa_receipt_number", "duplicate_count",
-            "is_reconciled", "duplicate_of_id", "config_id", "amount", "stk_abandoned",
+            "is_claimed", "duplicate_of_id", "config_id", "amount", "stk_abandoned",
         ]  # fmt: skip
         out = []
         for values in self.live.sql(
@@ -542,7 +542,7 @@ class Suite:
             row = dict(zip(cols, values, strict=True))
             row["id"] = int(row["id"])
             row["duplicate_count"] = int(row["duplicate_count"] or 0)
-            row["is_reconciled"] = row["is_reconciled"] == "t"
+            row["is_claimed"] = row["is_claimed"] == "t"
             row["stk_abandoned"] = row["stk_abandoned"] == "t"
             out.append(row)
         return out
@@ -587,7 +587,7 @@ class Suite:
         )
         return answer.get("callbacks") or [] if answer.get("success") else []
 
-    def reconcile(self, till, callback_id):
+    def claim(self, till, callback_id):
         answer = self.http.rpc(
             till["login"],
             "/mpesa/reconcile_callback",
@@ -694,8 +694,8 @@ class Suite:
             others = [t for t in tills if t is not p["till"]][:2]
             for other in others:
                 for offered in self.search(other, p["amount"]):
-                    got += self.reconcile(other, offered["id"])
-                    got += self.reconcile(others[-1], offered["id"])  # the same row once more
+                    got += self.claim(other, offered["id"])
+                    got += self.claim(others[-1], offered["id"])  # the same row once more
             return got
 
         got = parallel(claims, payments, self.senders)
@@ -741,7 +741,7 @@ class Suite:
         def offered_again(r):
             other = tills[(tills.index(r["till"]) + 1) % len(tills)]
             offers = self.search(other, r["amount"])
-            claimed = any(self.reconcile(other, offer["id"]) for offer in offers)
+            claimed = any(self.claim(other, offer["id"]) for offer in offers)
             return bool(offers) or claimed
 
         again = parallel(offered_again, taken, self.senders)
@@ -770,7 +770,7 @@ class Suite:
                 self.http.cookie(till["login"])
                 with contextlib.suppress(threading.BrokenBarrierError):
                     barrier.wait(timeout=30)
-                return self.reconcile(till, callback_id)
+                return self.claim(till, callback_id)
 
             winners = sum(parallel(claim, tills, len(tills)))
             bad += winners != 1

@@ -15,7 +15,8 @@ from daraja import (
     parse_callback,
 )
 
-# daraja-reference.md §4.2 (OFF-STK / LOGS-2021 / DJ-TEST shapes)
+# STK callback shapes (docs/daraja.md, "STK callback"): Safaricom's success sample plus the value-less
+# Balance item of real callbacks, its cancel sample, a sandbox 1037 and a string ResultCode
 STK_SUCCESS = {
     "Body": {
         "stkCallback": {
@@ -70,8 +71,8 @@ STK_OPERATOR = {
         }
     }
 }
-# the brief's example: no Balance item, Amount 100, ResultDesc "Success"
-STK_BRIEF = {
+# a hand-made success payload: placeholder ids, no Balance item, Amount 100, ResultDesc "Success"
+STK_NO_BALANCE = {
     "Body": {
         "stkCallback": {
             "MerchantRequestID": "xxx",
@@ -89,7 +90,8 @@ STK_BRIEF = {
         }
     }
 }
-# §6.3, OFF-C2B v2 masked sample
+# the masked-MSISDN (v2) confirmation sample of Safaricom's C2B page
+# (docs/daraja.md, "C2B validation and confirmation")
 C2B_CONFIRMATION = {
     "TransactionType": "Pay Bill",
     "TransID": "RKL51ZDR4F",
@@ -105,8 +107,8 @@ C2B_CONFIRMATION = {
     "MiddleName": "",
     "LastName": "",
 }
-# the brief's Postman example: no OrgAccountBalance at all -> a confirmation
-C2B_BRIEF = {
+# a hand-made test payload (as sent from Postman): no OrgAccountBalance key at all -> a confirmation
+C2B_NO_BALANCE_KEY = {
     "TransactionType": "Pay Bill",
     "TransID": "TEST123ABC",
     "TransTime": "20231113150100",
@@ -144,8 +146,8 @@ def test_stk_success_from_raw_bytes_keeps_decimal_amount():
         assert result.phone == "254708374149"
 
 
-def test_brief_stk_example_without_balance():
-    result = parse_callback(STK_BRIEF, "stk")
+def test_stk_success_without_balance_item():
+    result = parse_callback(STK_NO_BALANCE, "stk")
     assert result.amount == Decimal(100)
     assert result.receipt_number == "NLJ7RT61SV"
     assert result.result_desc == "Success"
@@ -206,9 +208,9 @@ def test_c2b_confirmation_real_shape():
     assert result.customer_name == "NICHOLAS"
 
 
-def test_brief_postman_example_is_a_confirmation():
-    assert detect_callback_kind(C2B_BRIEF) == "c2b_confirmation"
-    result = parse_callback(C2B_BRIEF)
+def test_c2b_without_balance_key_is_a_confirmation():
+    assert detect_callback_kind(C2B_NO_BALANCE_KEY) == "c2b_confirmation"
+    result = parse_callback(C2B_NO_BALANCE_KEY)
     assert result.kind == "c2b_confirmation"
     assert result.amount == Decimal("100.00")
     assert result.customer_name == "John Doe"
@@ -228,12 +230,12 @@ def test_blank_org_account_balance_is_a_validation(balance):
 def test_kind_argument_wins_over_detection():
     payload = {**C2B_CONFIRMATION, "OrgAccountBalance": ""}
     assert parse_callback(payload, "c2b_confirmation").kind == "c2b_confirmation"
-    assert parse_callback(C2B_BRIEF, "c2b_validation").kind == "c2b_validation"
+    assert parse_callback(C2B_NO_BALANCE_KEY, "c2b_validation").kind == "c2b_validation"
 
 
 def test_numbers_where_strings_are_documented():
     payload = {
-        **C2B_BRIEF,
+        **C2B_NO_BALANCE_KEY,
         "TransAmount": 100,
         "TransTime": 20231113150100,
         "BusinessShortCode": 600638,
@@ -334,16 +336,16 @@ def test_numbers_where_strings_are_documented():
             },
             "TransactionDate",
         ),
-        ({**C2B_BRIEF, "TransAmount": "ten"}, "TransAmount"),
-        ({**C2B_BRIEF, "TransAmount": "NaN"}, "TransAmount"),
-        ({**C2B_BRIEF, "TransAmount": "1e999999999"}, "TransAmount"),
-        (json.dumps(C2B_BRIEF).replace('"100.00"', "1e400"), "TransAmount"),
-        ({**C2B_BRIEF, "TransAmount": None}, "TransAmount"),
-        ({**C2B_BRIEF, "TransTime": "yesterday"}, "TransTime"),
-        ({k: v for k, v in C2B_BRIEF.items() if k != "BusinessShortCode"}, "BusinessShortCode"),
-        ({**C2B_BRIEF, "TransID": ""}, "TransID"),
-        ({**C2B_BRIEF, "FirstName": {"x": 1}}, "FirstName"),
-        ({**C2B_BRIEF, "MSISDN": True}, "MSISDN"),
+        ({**C2B_NO_BALANCE_KEY, "TransAmount": "ten"}, "TransAmount"),
+        ({**C2B_NO_BALANCE_KEY, "TransAmount": "NaN"}, "TransAmount"),
+        ({**C2B_NO_BALANCE_KEY, "TransAmount": "1e999999999"}, "TransAmount"),
+        (json.dumps(C2B_NO_BALANCE_KEY).replace('"100.00"', "1e400"), "TransAmount"),
+        ({**C2B_NO_BALANCE_KEY, "TransAmount": None}, "TransAmount"),
+        ({**C2B_NO_BALANCE_KEY, "TransTime": "yesterday"}, "TransTime"),
+        ({k: v for k, v in C2B_NO_BALANCE_KEY.items() if k != "BusinessShortCode"}, "BusinessShortCode"),
+        ({**C2B_NO_BALANCE_KEY, "TransID": ""}, "TransID"),
+        ({**C2B_NO_BALANCE_KEY, "FirstName": {"x": 1}}, "FirstName"),
+        ({**C2B_NO_BALANCE_KEY, "MSISDN": True}, "MSISDN"),
     ],
 )
 def test_bad_payloads_say_what_is_wrong(payload, words):
@@ -354,7 +356,7 @@ def test_bad_payloads_say_what_is_wrong(payload, words):
 
 def test_forced_kind_mismatch_and_unknown_kind():
     with pytest.raises(CallbackParseError, match="stkCallback"):
-        parse_callback(C2B_BRIEF, "stk")
+        parse_callback(C2B_NO_BALANCE_KEY, "stk")
     with pytest.raises(CallbackParseError, match="TransID"):
         parse_callback(STK_SUCCESS, "c2b_confirmation")
     with pytest.raises(CallbackParseError, match="kind"):
@@ -369,7 +371,7 @@ def test_forced_kind_mismatch_and_unknown_kind():
         (STK_CANCELLED, "stk"),
         (C2B_CONFIRMATION, "c2b_confirmation"),
         ({**C2B_CONFIRMATION, "OrgAccountBalance": ""}, "c2b_validation"),
-        (C2B_BRIEF, "c2b_confirmation"),
+        (C2B_NO_BALANCE_KEY, "c2b_confirmation"),
         ({"Result": {"ResultCode": 0}}, "unknown"),
         ("garbage", "unknown"),
         (b"\xff", "unknown"),

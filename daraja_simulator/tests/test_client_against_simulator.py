@@ -1,4 +1,4 @@
-"""End to end: the pos_mpesa Daraja client (Contract A) against the simulator over loopback HTTP."""
+"""End to end: the pos_mpesa Daraja client (daraja/) against the simulator over loopback HTTP."""
 
 import hashlib
 from datetime import datetime, timezone
@@ -23,7 +23,8 @@ ACCOUNTS = {
     "till": {"account_type": "till", "business_shortcode": "174380", "till_number": "174381"},
 }
 
-# suffix -> (code, status, reason, cashier message or None when the brief has no wording for it)
+# suffix -> (code, status, reason, cashier message), the message None for codes outside the till's four
+# original messages (paid, cancelled, insufficient balance, timeout)
 SCENARIOS = [
     ("01", "1032", "cancelled", "cancelled", "Payment cancelled"),
     ("02", "1", "failed", "insufficient_balance", "Insufficient balance"),

@@ -1,4 +1,4 @@
-"""The /__sim__/ control API of Contract B (and its small additions)."""
+"""The simulator's /__sim__/ control API (README, "The Daraja simulator")."""
 
 import hashlib
 
@@ -59,7 +59,11 @@ def test_scenario_validation(daraja):
     )
     assert daraja.control("scenario", {"phone": "0712345678", "result_code": [1]}).status_code == 400
     table = daraja.control("scenario").json()["suffixes"]
-    assert table["07"] == {"result_code": "SFC_IC0003", "callback": "once"}
+    assert table["07"] == {
+        "result_code": "SFC_IC0003",
+        "result_desc": "The operator does not exist.",
+        "callback": "once",
+    }
     assert table["08"]["callback"] == "none" and table["09"]["callback"] == "twice"
 
 

@@ -1,4 +1,5 @@
-"""Every phone-suffix scenario of Contract B, seen through the callback and the query."""
+"""Every phone-suffix scenario of the simulator (README, "The Daraja simulator"), seen through the
+callback and the query."""
 
 import json
 import re
@@ -139,7 +140,11 @@ def test_interactive_prompt_expires_with_1037():
 
 def test_forced_scenario_for_a_phone(daraja, receiver):
     r = daraja.control("scenario", {"phone": "0712345678", "result_code": "SFC_IC0003"})
-    assert r.json()["overrides"]["254712345678"] == {"result_code": "SFC_IC0003", "callback": "once"}
+    assert r.json()["overrides"]["254712345678"] == {
+        "result_code": "SFC_IC0003",
+        "result_desc": "The operator does not exist.",
+        "callback": "once",
+    }
     daraja.push("254712345678", callback_url=f"{receiver.url}/cb")
     assert receiver.json()["Body"]["stkCallback"]["ResultCode"] == "SFC_IC0003"
     daraja.control("scenario", {"phone": "254712345600", "result_code": 1032, "callback": "none"})

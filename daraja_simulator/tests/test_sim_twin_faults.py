@@ -256,6 +256,7 @@ def test_query_contradicts_the_callback(daraja, receiver):
     )
     assert r.json()["overrides"][phone] == {
         "result_code": "0",
+        "result_desc": "The service request is processed successfully.",
         "callback": "once",
         "query_result_code": "1032",
     }

@@ -93,7 +93,7 @@ def _args(**kw):
 def test_tour_selection_keeps_the_safe_order():
     names = [t.name for t in pt.select_tours(_args())]
     assert len(names) == len(pt.TOURS) == len(set(names))
-    # no unreconciled 100 KES payment may be left before NoneFound; WithoutMatching leaves one: last
+    # no unclaimed 100 KES payment may be left before NoneFound; WithoutMatching leaves one: last
     assert names.index("PosMpesaC2bNoneFoundTour") < names.index("PosMpesaC2bWithoutMatchingTour")
     assert names[-1] == "PosMpesaC2bWithoutMatchingTour"
     quick = [t.name for t in pt.select_tours(_args(quick=True))]

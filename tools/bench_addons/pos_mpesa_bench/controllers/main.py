@@ -52,7 +52,7 @@ class BenchController(http.Controller):
     def bare_search(self, amount=0, config_ids=(), window=10, **_params):
         request.env.cr.execute(
             """SELECT id FROM mpesa_callback
-                WHERE status = 'success' AND duplicate_of_id IS NULL AND is_reconciled IS NOT TRUE
+                WHERE status = 'success' AND duplicate_of_id IS NULL AND is_claimed IS NOT TRUE
                   AND config_id = ANY(%s) AND amount = %s
                   AND received_date >= (now() AT TIME ZONE 'UTC') - make_interval(mins => %s)
              ORDER BY received_date DESC, id DESC LIMIT 50""",

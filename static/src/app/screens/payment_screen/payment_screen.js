@@ -39,7 +39,7 @@ patch(PaymentScreen.prototype, {
     async validateOrder(isForceValidate) {
         const line = this.mpesaOpenLine();
         if (line && !this.currentOrder.isRefund) {
-            // the brief's flow: Validate sends the STK push or searches the C2B payments first
+            // Validate sends the STK push or searches the C2B payments first
             if (!(await this.mpesaPay(line))) {
                 return;
             }

@@ -8,7 +8,7 @@ import {MpesaPhoneDialog} from "@pos_mpesa/app/components/mpesa_phone_dialog/mpe
 import {MpesaPaymentSelectDialog} from "@pos_mpesa/app/components/mpesa_payment_select_dialog/mpesa_payment_select_dialog";
 import {checkMpesaAmount, displayMpesaPhone, MPESA_MAX_AMOUNT} from "@pos_mpesa/utils/phone";
 
-// The brief: the till waits 75 s for the customer's PIN (the server answers "timeout" after that).
+// The till waits 75 s for the customer's PIN (the server answers "timeout" after that).
 export const STK_WAIT_MS = 75000;
 // The result normally arrives by bus push; polling is the fallback, quick first then slower.
 const POLL_DELAYS_MS = [3000, 3000, 5000, 5000, 8000, 10000];
