@@ -41,8 +41,8 @@ def tell_tills_in_the_transaction(test_class):
 # nothing listens on port 9: the simulator's callbacks go nowhere unless a test points them at Odoo
 UNREACHABLE = "http://127.0.0.1:9"
 
-# the brief's examples, verbatim
-BRIEF_STK_CALLBACK = {
+# hand-made example payloads of /mpesa/callback (placeholder ids, no Balance item)
+EXAMPLE_STK_CALLBACK = {
     "Body": {
         "stkCallback": {
             "MerchantRequestID": "xxx",
@@ -60,7 +60,7 @@ BRIEF_STK_CALLBACK = {
         }
     }
 }
-BRIEF_C2B_CALLBACK = {
+EXAMPLE_C2B_CALLBACK = {
     "TransactionType": "Pay Bill",
     "TransID": "ABC123",
     "TransTime": "20191122063845",
@@ -71,7 +71,7 @@ BRIEF_C2B_CALLBACK = {
     "FirstName": "John",
     "LastName": "Doe",
 }
-BRIEF_POSTMAN_C2B = {
+POSTMAN_C2B = {
     "TransactionType": "Pay Bill",
     "TransID": "TEST123ABC",
     "TransTime": "20231113150100",

@@ -12,9 +12,9 @@ from odoo.tests import tagged
 from odoo.tools import mute_logger
 
 from .common import (
-    BRIEF_C2B_CALLBACK,
-    BRIEF_POSTMAN_C2B,
-    BRIEF_STK_CALLBACK,
+    EXAMPLE_C2B_CALLBACK,
+    EXAMPLE_STK_CALLBACK,
+    POSTMAN_C2B,
     MpesaCase,
     c2b_confirmation,
     stk_callback,
@@ -33,21 +33,21 @@ class TestCallbackRoutes(MpesaCase):
 
         return calls, patch.object(type(self.env["pos.config"]), "_notify", fake_notify)
 
-    # ------------------------------------------------------------------ brief examples
+    # ------------------------------------------------------------------ example payloads
 
-    def test_brief_stk_example_unknown_request_goes_to_review(self):
-        response = self.post_json("/mpesa/callback", BRIEF_STK_CALLBACK)
+    def test_example_stk_callback_unknown_request_goes_to_review(self):
+        response = self.post_json("/mpesa/callback", EXAMPLE_STK_CALLBACK)
         self.assertEqual(response.status_code, 200)
         self.assertEqual(response.json(), ACCEPTED)
         row = self.Callback.sudo().search([("checkout_request_id", "=", "ws_CO_xxx")])
         self.assertEqual(len(row), 1)
         self.assertEqual(row.status, "needs_review")
         self.assertEqual(row.review_reason, "Unknown CheckoutRequestID")
-        self.assertEqual(json.loads(row.raw_payload), BRIEF_STK_CALLBACK)
+        self.assertEqual(json.loads(row.raw_payload), EXAMPLE_STK_CALLBACK)
         self.assertFalse(row.is_claimed)
 
-    def test_brief_c2b_examples_on_public_route(self):
-        for payload in (BRIEF_C2B_CALLBACK, BRIEF_POSTMAN_C2B):
+    def test_example_c2b_payloads_on_public_route(self):
+        for payload in (EXAMPLE_C2B_CALLBACK, POSTMAN_C2B):
             response = self.post_json("/mpesa/callback", payload)
             self.assertEqual(response.json(), ACCEPTED)
             row = self.Callback.sudo().search([("mpesa_receipt_number", "=", payload["TransID"])])
