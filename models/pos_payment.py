@@ -50,6 +50,11 @@ class PosPayment(models.Model):
                 payment_vals["mpesa_callback_id"] = row.id
             if not payment.mpesa_receipt_number and row.mpesa_receipt_number:
                 payment_vals["mpesa_receipt_number"] = row.mpesa_receipt_number
+            # Odoo's own payment reference: a bank statement line can be matched by the receipt
+            if not payment.transaction_id and row.mpesa_receipt_number:
+                payment_vals["transaction_id"] = row.mpesa_receipt_number
+            if not payment.mpesa_phone_number and row.phone_number:
+                payment_vals["mpesa_phone_number"] = row.phone_number
             if payment_vals:
                 super(PosPayment, payment.sudo()).write(payment_vals)
         return True

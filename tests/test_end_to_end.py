@@ -65,6 +65,9 @@ class TestEndToEnd(MpesaCase):
         self.assertEqual(row.pos_order_id, order)
         self.assertEqual(row.pos_payment_id.mpesa_callback_id, row)
         self.assertEqual(row.pos_payment_id.mpesa_receipt_number, row.mpesa_receipt_number)
+        # Odoo's own reference of the payment: a bank statement line matches it by the receipt
+        self.assertEqual(row.pos_payment_id.transaction_id, row.mpesa_receipt_number)
+        self.assertEqual(row.pos_payment_id.mpesa_phone_number, row.phone_number)
 
     def test_stk_failures_end_to_end(self):
         for phone, status, message in (
@@ -159,6 +162,9 @@ class TestEndToEnd(MpesaCase):
         self.assertEqual(row.pos_order_id, order)
         self.assertEqual(row.pos_payment_id.pos_order_id, order)
         self.assertEqual(row.pos_payment_id.mpesa_receipt_number, row.mpesa_receipt_number)
+        # Odoo's own reference of the payment: a bank statement line matches it by the receipt
+        self.assertEqual(row.pos_payment_id.transaction_id, row.mpesa_receipt_number)
+        self.assertEqual(row.pos_payment_id.mpesa_phone_number, row.phone_number)
 
         # another order cannot take it through its payment line: that order does not sync
         with (
