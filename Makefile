@@ -13,6 +13,7 @@
 #   make reliability  races, replays, fuzz and forgeries over HTTP against a real server; prints a table
 #   make bench     pos_mpesa vs bare Odoo, prefork, a million rows (QUICK=1: 10,000 rows); prints a table
 #   make prefork-tours  the POS tours in Chromium against a prefork server (QUICK=1: 2 STK + 2 C2B tours)
+#   make dist      what a shop installs: dist/pos_mpesa-<version>.zip and an Odoo addon wheel
 #
 # Everything installed lives in $POS_MPESA_HOME (default ~/.cache/pos_mpesa), shared by all clones,
 # never in this work tree; only logs and a private PostgreSQL cluster (if one is needed) go to .local/.
@@ -21,10 +22,10 @@
 
 TOOL := tools/run
 
-.PHONY: help run test doctor lint format runtime dev-venv screenshots i18n reliability bench prefork-tours
+.PHONY: help run test doctor lint format runtime dev-venv screenshots i18n reliability bench prefork-tours dist
 
 help:
-	@sed -n '3,15p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,16p' Makefile | sed 's/^# \{0,1\}//'
 
 run:
 	@$(TOOL) run
@@ -61,3 +62,6 @@ bench:
 
 prefork-tours:
 	@$(TOOL) prefork-tours $(if $(QUICK),--quick)
+
+dist:
+	@$(TOOL) dist

@@ -45,16 +45,18 @@ class Odoo:
     def close(self):
         shutil.rmtree(self.addons_dir, ignore_errors=True)
 
-    def addons_paths(self) -> list[str]:
+    def addons_paths(self, with_repo=True) -> list[str]:
         # A git checkout has addons/; the packaged archive keeps them all in odoo/addons (always loaded).
         extra = [self.runtime.src / "addons"] if (self.runtime.src / "addons").is_dir() else []
-        return [str(p) for p in [*extra, self.addons_dir]]
+        return [str(p) for p in [*extra, *([self.addons_dir] if with_repo else [])]]
 
-    def command(self, db: str, *args, http_port: int | None = None) -> list[str]:
+    def command(self, db: str, *args, http_port=None, python=None, with_repo=True) -> list[str]:
+        """odoo-bin for db; python: another interpreter (a venv with pos_mpesa installed as a wheel),
+        with_repo=False: this clone is not on the addons path."""
         cmd = [
-            str(self.runtime.python),
+            str(python or self.runtime.python),
             str(self.runtime.odoo_bin),
-            f"--addons-path={','.join(self.addons_paths())}",
+            f"--addons-path={','.join(self.addons_paths(with_repo))}",
             *self.pg.odoo_args(),
             f"--data-dir={self.data_dir}",
             "-d",
@@ -68,10 +70,11 @@ class Odoo:
             cmd += ["--no-http"]
         return cmd + list(args)
 
-    def run_logged(self, db: str, args, log_name: str, echo=None, http_port=None) -> tuple[int, Path]:
-        """Run odoo-bin to completion, its whole output into a log file; echo(line) sees every line."""
+    def run_logged(self, db: str, args, log_name: str, echo=None, http_port=None, **how) -> tuple[int, Path]:
+        """Run odoo-bin to completion, its whole output into a log file; echo(line) sees every line.
+        how: python, with_repo (see command)."""
         log_path = logs_dir() / f"{log_name}.log"
-        cmd = self.command(db, *args, http_port=http_port)
+        cmd = self.command(db, *args, http_port=http_port, **how)
         with open(log_path, "w") as log:
             log.write("$ " + " ".join(cmd) + "\n")
             proc = subprocess.Popen(

@@ -6,7 +6,8 @@
 4. hoot unit tests (static/tests/unit, headless Chromium): Odoo's own runner, WebSuite.test_unit_desktop,
    scoped to @pos_mpesa, on the same database (a second odoo-bin run: post-install tests of a module
    that is not being installed only run without -i);
-5. install check with demo data (pos_mpesa on a copy of the demo template, no tests);
+5. install check with demo data (pos_mpesa on a copy of the demo template, no tests), and the wheel of
+   `make dist` installed in a fresh virtualenv, pos_mpesa installed from it, one tour run (wheel_install.py);
 6. POS tours against a prefork server (`tools/run prefork-tours --quick`: 2 STK and 2 C2B tours in
    headless Chromium, Odoo with --workers and the gevent port; its tours count as skipped without
    Chromium), 7. reliability (quick) and 8. bench (quick): `tools/run reliability --quick` /
@@ -27,6 +28,7 @@ from pathlib import Path
 
 import pg as pgmod
 import runtime as rt
+import wheel_install
 from common import MODULE, REPO, ToolError, free_port, main_guard, say, which_browser
 from devenv import dev_tool, ensure_dev_venv
 from odoo_exec import Odoo, db_prefix
@@ -259,11 +261,29 @@ def run_odoo_suites(odoo, verbose: bool) -> list[Suite]:
                 odoo.drop_db(db)
             except ToolError as exc:
                 say(f"could not drop {db}: {exc}")
-    return [python_suite, tour_suite, hoot_suite, demo_check]
+    return [python_suite, tour_suite, hoot_suite, demo_check, run_wheel_install(odoo, verbose)]
+
+
+def run_wheel_install(odoo, verbose: bool) -> Suite:
+    """`make dist`'s wheel in a fresh virtualenv: pos_mpesa installed from it, one tour (wheel_install.py)."""
+    suite = Suite("install from the wheel (make dist)")
+    try:
+        suite.passed, suite.failed, suite.skipped, suite.note = wheel_install.run(
+            odoo, os.getpid(), _echo_filter(verbose)
+        )
+    except (ToolError, subprocess.CalledProcessError) as exc:
+        suite.failed, suite.note = 1, str(exc).splitlines()[0]
+    return suite
 
 
 def skipped_odoo_suites(reason: str) -> list[Suite]:
-    names = ("Odoo Python tests", "POS tours (Chromium)", HOOT_NAME, "install with demo data")
+    names = (
+        "Odoo Python tests",
+        "POS tours (Chromium)",
+        HOOT_NAME,
+        "install with demo data",
+        "install from the wheel (make dist)",
+    )
     return [Suite(name, ran=False, note=reason) for name in names]
 
 
