@@ -1,12 +1,13 @@
 """The Daraja layer of pos_mpesa: everything said to and read from Safaricom's Daraja API.
 
-Pure Python (requests only); it imports nothing from Odoo, so plain pytest can test it.
+Pure Python (requests only); it imports nothing from Odoo, so plain pytest can test it. The client
+(the only part that needs requests) is imported on first use: the rule tables (urls, results, phone,
+amounts) serve the standard-library-only simulator too.
 """
 
 from .amounts import MAX_AMOUNT, MIN_AMOUNT, validate_amount
 from .api_types import C2BRegisterResponse, StkPushResponse, StkQueryResult
 from .callbacks import C2BNotification, StkCallback, detect_callback_kind, load_callback_body, parse_callback
-from .client import TOKEN_ERROR_CODES, DarajaClient
 from .config import DarajaConfig
 from .environments import BASE_URLS
 from .errors import (
@@ -66,3 +67,11 @@ __all__ = [
     "reason_message",
     "validate_amount",
 ]
+
+
+def __getattr__(name):
+    if name in ("DarajaClient", "TOKEN_ERROR_CODES"):
+        from . import client  # requests is loaded with the client only
+
+        return getattr(client, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

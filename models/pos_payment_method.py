@@ -5,7 +5,7 @@ from odoo.tools import ormcache
 
 # "M-Pesa", "mpesa", "M Pesa", "Lipa na M-Pesa"...
 MPESA_NAME_RE = re.compile(r"m[\s\-_]?pesa", re.IGNORECASE)
-# what _mpesa_method_facts caches: a change to one of these clears it in every worker
+# what _mpesa_method_facts caches: a change to one of these, on an M-Pesa method, clears it in every worker
 FACT_FIELDS = frozenset({"active", "company_id", "use_payment_terminal", "mpesa_config_id"})
 
 
@@ -70,19 +70,33 @@ class PosPaymentMethod(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         methods = super().create([self._mpesa_default_vals(vals) for vals in vals_list])
-        self.env.registry.clear_cache()  # _mpesa_method_facts
+        if methods._mpesa_any():
+            methods._mpesa_clear_method_facts()
         return methods
 
     def write(self, vals):
+        was_mpesa = FACT_FIELDS & set(vals) and self._mpesa_any()
         res = super().write(vals)
-        if FACT_FIELDS & set(vals):
-            self.env.registry.clear_cache()  # _mpesa_method_facts, in every worker
+        if FACT_FIELDS & set(vals) and (was_mpesa or self._mpesa_any()):
+            self._mpesa_clear_method_facts()
         return res
 
     def unlink(self):
+        was_mpesa = self._mpesa_any()
         res = super().unlink()
-        self.env.registry.clear_cache()
+        if was_mpesa:
+            self._mpesa_clear_method_facts()
         return res
+
+    def _mpesa_any(self):
+        return any(method.use_payment_terminal == "mpesa" for method in self)
+
+    def _mpesa_clear_method_facts(self):
+        """An M-Pesa method changed: _mpesa_method_facts is cleared in every worker. Odoo's cache keys
+        are fixed ('default' is the narrowest: it also holds Odoo's own small caches), so it is cleared
+        only when an M-Pesa fact changed: another method's change never touches it (its facts only
+        choose between two refusals of the till's request)."""
+        self.env.registry.clear_cache()
 
     @api.model
     @ormcache("method_id")

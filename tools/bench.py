@@ -41,9 +41,19 @@ from common import fail, main_guard, say
 
 SIZES = {
     # rounds: each round sends every kind once, in a shuffled order
-    "full": {"a1": 150, "a20": 25, "b": 250, "explain": 7, "d": 30, "d_burst": 8, "warm": 30},
-    "quick": {"a1": 8, "a20": 2, "b": 10, "explain": 2, "d": 6, "d_burst": 4, "warm": 6},
+    "full": {"a1": 150, "a20": 25, "b": 250, "k": 120, "explain": 7, "d": 30, "d_burst": 8, "warm": 30},
+    "quick": {"a1": 8, "a20": 2, "b": 10, "k": 6, "explain": 2, "d": 6, "d_burst": 4, "warm": 6},
 }
+# pos_mpesa's per-worker caches, each turned off for one request by pos_mpesa_bench (cache_switch.py):
+# name -> the measured kind it serves (a C2B callback, or the till's C2B search)
+CACHES = {
+    "callback_tokens": "c2b",
+    "callback_facts": "c2b",
+    "till_facts": "search",
+    "method_facts": "search",
+    "search_accounts": "search",
+}
+CACHE_OFF = "bench_cache_off"
 CONCURRENCY = 20
 ACCOUNTS = ("A1", "A2", "B1", "B2")
 CASHIER = ("bench_cashier", "bench-cashier-pw")
@@ -319,6 +329,31 @@ class Bench:
         say(f"b. C2B search vs bare jsonrpc route: {self.sizes['b']} rounds")
         self.results["b"] = self.interleaved(self.search_kinds(cashier), self.sizes["b"], 1)
 
+    def cache_kinds(self, cashier):
+        """The C2B callback and the till's search, each also with one cache off (`?bench_cache_off=`)."""
+        search = self.search_kinds(cashier)["search"]
+        kinds = {"c2b": lambda: self._ack("C2B", self.a1["c2b_confirmation_url"], self.c2b_payload())}
+        kinds["search"] = search
+        for name, kind in CACHES.items():
+            if kind == "c2b":
+                url = f"{self.a1['c2b_confirmation_url']}?{CACHE_OFF}={name}"
+                kinds[f"off:{name}"] = lambda url=url: self._ack("C2B", url, self.c2b_payload())
+            else:
+                kinds[f"off:{name}"] = lambda name=name: self._search(cashier, f"?{CACHE_OFF}={name}")
+        return kinds
+
+    def _search(self, cashier, query):
+        amount = self.rng.choice(bench_load.POPULAR_AMOUNTS)
+        params = {"amount": amount, "payment_method_id": self.a1["payment_method_id"]}
+        result, elapsed = cashier.call(f"/mpesa/search_unreconciled_callbacks{query}", params)
+        if not (result or {}).get("success"):
+            self.errors.append(f"search with {query}: {result}")
+        return elapsed
+
+    def phase_caches(self, cashier):
+        say(f"k. each cache off vs on: {self.sizes['k']} rounds")
+        self.results["k"] = self.interleaved(self.cache_kinds(cashier), self.sizes["k"], 1)
+
     # ------------------------------------------------------------------ c. SQL
 
     def phase_explain(self, cashier):
@@ -547,11 +582,23 @@ class Bench:
         counts = {kind: [] for kind in paths.values()}
         text = Path(self.live.log_path).read_text(errors="replace")
         for match in LOG_LINE.finditer(text):
+            if CACHE_OFF in match["path"]:
+                continue  # a cache turned off: counted by queries_with_cache_off
             path = match["path"].split("?")[0]
             for pattern, kind in patterns:
                 if pattern.match(path):
                     counts[kind].append(int(match["queries"]))
                     break
+        return counts
+
+    def queries_with_cache_off(self):
+        """{cache name: [query counts]} of the requests that turned that cache off."""
+        counts = {name: [] for name in CACHES}
+        text = Path(self.live.log_path).read_text(errors="replace")
+        for match in LOG_LINE.finditer(text):
+            found = re.search(rf"{CACHE_OFF}=(\w+)", match["path"])
+            if found and found[1] in counts:
+                counts[found[1]].append(int(match["queries"]))
         return counts
 
 
@@ -596,7 +643,9 @@ class Table:
         self.passed = self.failed = 0
 
     def add(self, section, figure, n, value, floor, ratio, goal, met, measured=True):
-        if goal is None:
+        """goal: what the figure should be (None: information); met None: the goal column says what the
+        figure means, not a target (information in a full run, a measured figure in a quick one)."""
+        if goal is None or (met is None and not self.quick):
             verdict = "info"
         elif self.quick:
             verdict = "measured" if measured else "NOT MEASURED"
@@ -814,6 +863,7 @@ def build_table(bench, quick, memory, duration, taps, counts):
             None,
             None,
         )
+    _cache_rows(t, r.get("k", {}), counts)
     t.add(
         "",
         "requests answered as expected",
@@ -825,6 +875,40 @@ def build_table(bench, quick, memory, duration, taps, counts):
         not bench.errors,
     )
     return t
+
+
+def cache_verdict(queries_off, queries_on, p50_ratio):
+    """What a cache is worth: the queries it saves on every call, else the time."""
+    if queries_off is not None and queries_on is not None and queries_off > queries_on:
+        return f"kept: {queries_off - queries_on:g} more queries per call without it"
+    if p50_ratio is not None and p50_ratio >= 1.05:
+        return "kept: slower without it"
+    return "removable"
+
+
+def _cache_rows(t, samples, counts):
+    """k: each cache off (value) vs on (floor), for the call it serves; the verdict in the goal column."""
+    for name, kind in CACHES.items():
+        label = "C2B callback" if kind == "c2b" else "C2B search"
+        off = bc.percentile(samples.get(f"off:{name}", []), 50)
+        on = bc.percentile(samples.get(kind, []), 50)
+        p50_ratio, p50_text = ratio_text(off, on)
+        q_off = bc.median(counts.get("cache_off", {}).get(name, []))
+        q_on = bc.median(counts.get(kind, []))
+        verdict = cache_verdict(q_off, q_on, p50_ratio)
+        n = f"{len(samples.get(f'off:{name}', []))}+{len(samples.get(kind, []))}"
+        t.add("k", f"cache {name} off vs on: {label} p50", n, ms(off), ms(on), p50_text, verdict, None)
+        t.add(
+            "k",
+            f"cache {name} off vs on: {label} SQL queries per call (median)",
+            len(counts.get("cache_off", {}).get(name, [])),
+            _num(q_off),
+            _num(q_on),
+            ratio_text(q_off, q_on)[1],
+            verdict,
+            None,
+            measured=q_off is not None,
+        )
 
 
 def _num(value):
@@ -899,6 +983,7 @@ def main():
                 before = bench.rss()
                 bench.phase_callbacks()
                 bench.phase_search(cashier)
+                bench.phase_caches(cashier)
                 bench.phase_stk(cashier, bus)
                 time.sleep(1)
                 after = bench.rss()
@@ -918,6 +1003,7 @@ def main():
                 "/mpesa/check_status": "check_status",
             }
             counts = bench.queries_per_call(paths)
+            counts["cache_off"] = bench.queries_with_cache_off()
             db_rows = load["rows"]
             # the measured part of the run: OAuth requests are judged per 55 minutes of it
             table = build_table(bench, quick, (before, after), max(duration, 1.0), taps, counts)

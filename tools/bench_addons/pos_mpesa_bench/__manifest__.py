@@ -5,7 +5,7 @@
     "summary": "Bare Odoo routes that `make bench` measures pos_mpesa against",
     "author": "pos_mpesa contributors",
     "license": "LGPL-3",
-    "depends": ["bus"],
+    "depends": ["bus", "pos_mpesa"],
     "data": ["security/ir.model.access.csv"],
     "installable": True,
 }
