@@ -141,7 +141,7 @@ class MpesaCallback(models.Model):
     # the claim (mpesa_claim.py is the only writer)
     is_claimed = fields.Boolean(string="Claimed", readonly=True, help="A till took it for an order.")
     claim_date = fields.Datetime(string="Claimed On", readonly=True)
-    claimed_by_id = fields.Many2one("res.users", string="Claimed By", readonly=True)
+    claimed_by_id = fields.Many2one("res.users", readonly=True)
     claim_order_key = fields.Char(
         string="Claimed For", readonly=True, help="The order the till claimed it for (its uuid)."
     )
