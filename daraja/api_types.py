@@ -32,3 +32,21 @@ class C2BRegisterResponse:
     response_description: str
     originator_conversation_id: str
     raw: dict | None = field(default=None, repr=False)
+    api_version: str = ""  # the C2B API version Daraja accepted (v1 or v2)
+
+
+@dataclass(frozen=True)
+class Initiator:
+    """The API operator of the M-PESA Org portal that Transaction Status and Reversal act as."""
+
+    name: str
+    credential: str = field(repr=False)  # SecurityCredential (daraja/records.py): a secret
+
+
+@dataclass(frozen=True)
+class AsyncAck:
+    """Daraja took an asynchronous request: its Result will be POSTed to the ResultURL."""
+
+    conversation_id: str
+    originator_conversation_id: str
+    response_description: str

@@ -16,12 +16,17 @@ import requests
 
 from . import transport
 from .amounts import validate_amount
-from .api_types import C2BRegisterResponse, StkPushResponse, StkQueryResult
+from .api_types import AsyncAck, C2BRegisterResponse, Initiator, StkPushResponse, StkQueryResult
 from .config import DarajaConfig
 from .environments import (
+    C2B_VERSIONS,
     OAUTH_PATH,
+    PULL_QUERY_PATH,
+    PULL_REGISTER_PATH,
+    REVERSAL_PATH,
     STK_PUSH_PATH,
     STK_QUERY_PATH,
+    TRANSACTION_STATUS_PATH,
     c2b_register_path,
     c2b_simulate_path,
 )
@@ -40,6 +45,7 @@ from .fields import (
     sanitize_field,
 )
 from .phone import normalize_phone
+from .records import PulledTransaction, parse_pull_page, pull_range
 from .redact import redact
 from .results import classify_result, normalize_code
 from .timeutil import nairobi_timestamp
@@ -52,6 +58,10 @@ _logger = logging.getLogger(__name__)
 # (docs/daraja.md, "Errors")
 TOKEN_ERROR_CODES = frozenset({"404.001.03", "401.002.01", "400.003.01", "401.003.01"})
 PENDING_QUERY_CODE = "500.001.1001"
+NO_API_PRODUCT = "401.003.01"  # "no apiproduct match found": e.g. the other C2B API version
+PULL_REGISTERED = frozenset({"1000", "1001"})  # registered now / already registered
+PULL_NO_RECORDS = "1001"
+PULL_PAGES_MAX = 50  # a 48 h window of a busy shop, with room; never an endless loop
 REFRESH_MARGIN = 60.0  # seconds before expiry when the token counts as stale
 _MAX_TEXT = 500
 _ALL_ZEROS = re.compile(r"0+")
@@ -430,7 +440,16 @@ class DarajaClient:
             "ConfirmationURL": confirmation_url,
             "ValidationURL": validation_url,
         }
-        answer = self._post(c2b_register_path(self.config.c2b_api_version), payload, "C2B register")
+        version = self.config.c2b_api_version
+        try:
+            answer = self._post(c2b_register_path(version), payload, "C2B register")
+        except DarajaAuthError as error:
+            if error.error_code != NO_API_PRODUCT:
+                raise
+            # the app has the other C2B product: try it once, the caller remembers which one worked
+            version = next(other for other in C2B_VERSIONS if other != version)
+            _logger.info("Daraja C2B register: no API product for this version, trying %s", version)
+            answer = self._post(c2b_register_path(version), payload, "C2B register")
         data = answer.data
         if data is None:
             raise self._unusable(answer, "C2B register")
@@ -441,7 +460,7 @@ class DarajaClient:
         _logger.info(
             "Daraja C2B URLs registered for shortcode %s (%s)",
             payload["ShortCode"],
-            self.config.c2b_api_version,
+            version,
         )
         return C2BRegisterResponse(
             response_code=str(data.get("ResponseCode")),
@@ -452,6 +471,7 @@ class DarajaClient:
             )
             or "",
             raw=data,
+            api_version=version,
         )
 
     def simulate_c2b(self, amount, msisdn, bill_ref_number="") -> dict:
@@ -475,3 +495,118 @@ class DarajaClient:
         if data.get("errorCode") or answer.status != 200 or not _is_all_zeros(data.get("ResponseCode")):
             raise self._api_error(answer)
         return data
+
+    # ------------------------------------------------------------------ records and refunds
+
+    def _async_request(self, path, payload, label, initiator) -> AsyncAck:
+        """An asynchronous request: Daraja acknowledges, its Result comes to the ResultURL later."""
+        answer = self._post(path, payload, label)
+        data = answer.data
+        if data is None:
+            raise self._unusable(answer, label)
+        if data.get("errorCode") or answer.status != 200 or not _is_all_zeros(data.get("ResponseCode")):
+            raise self._api_error(answer, extra_secrets=(initiator.credential,))
+        return AsyncAck(
+            conversation_id=_text(data.get("ConversationID")) or "",
+            originator_conversation_id=_text(data.get("OriginatorConversationID")) or "",
+            response_description=_text(data.get("ResponseDescription")) or "",
+        )
+
+    def _result_urls(self, result_url, timeout_url):
+        production = self.config.is_production
+        return (
+            check_url(result_url, "result URL", production=production, c2b=True),
+            check_url(timeout_url, "timeout URL", production=production, c2b=True),
+        )
+
+    def transaction_status(self, receipt, initiator: Initiator, result_url, timeout_url) -> AsyncAck:
+        """Ask what M-Pesa knows of a receipt paid to this account's C2B shortcode."""
+        receipt = _receipt(receipt)
+        result_url, timeout_url = self._result_urls(result_url, timeout_url)
+        payload = {
+            "Initiator": initiator.name,
+            "SecurityCredential": initiator.credential,
+            "CommandID": "TransactionStatusQuery",
+            "TransactionID": receipt,
+            "PartyA": self.config.effective_c2b_shortcode,
+            "IdentifierType": "4",  # an organisation shortcode
+            "ResultURL": result_url,
+            "QueueTimeOutURL": timeout_url,
+            "Remarks": "Receipt lookup",
+            "Occasion": "POS",
+        }
+        return self._async_request(TRANSACTION_STATUS_PATH, payload, "Transaction Status", initiator)
+
+    def reversal(self, receipt, amount, initiator: Initiator, result_url, timeout_url, remarks="Refund"):
+        """Reverse a whole payment to this account. Never retried: a lost answer is ambiguous."""
+        receipt = _receipt(receipt)
+        amount_int = validate_amount(amount)
+        remarks = sanitize_field(remarks, 100, "Refund", "remarks")
+        if len(remarks) < 2:
+            raise DarajaValidationError("Reversal remarks need 2 to 100 characters")
+        result_url, timeout_url = self._result_urls(result_url, timeout_url)
+        payload = {
+            "Initiator": initiator.name,
+            "SecurityCredential": initiator.credential,
+            "CommandID": "TransactionReversal",
+            "TransactionID": receipt,
+            "Amount": str(amount_int),
+            "ReceiverParty": self.config.effective_c2b_shortcode,
+            "RecieverIdentifierType": "11",  # misspelt by Daraja, and required as spelt
+            "ResultURL": result_url,
+            "QueueTimeOutURL": timeout_url,
+            "Remarks": remarks,
+        }
+        return self._async_request(REVERSAL_PATH, payload, "Reversal", initiator)
+
+    def pull_register(self, nominated_number, callback_url) -> str:
+        """Register the shortcode for Pull Transactions; 'registered' or 'already registered'."""
+        payload = {
+            "ShortCode": self.config.effective_c2b_shortcode,
+            "RequestType": "Pull",
+            "NominatedNumber": normalize_phone(nominated_number),
+            "CallBackURL": check_url(callback_url, "callback URL", production=self.config.is_production),
+        }
+        answer = self._post(PULL_REGISTER_PATH, payload, "Pull register")
+        data = answer.data
+        if data is None:
+            raise self._unusable(answer, "Pull register")
+        code = normalize_code(data.get("ResponseStatus") or data.get("ResponseCode"))
+        if data.get("errorCode") or answer.status != 200 or code not in PULL_REGISTERED:
+            raise self._api_error(answer)
+        return "registered" if code == "1000" else "already registered"
+
+    def pull_transactions(self, start, end, now=None) -> list[PulledTransaction]:
+        """Every C2B transaction of the shortcode between start and end (aware datetimes, last 48 h),
+        page after page (OffSetValue)."""
+        start_text, end_text = pull_range(start, end, now or self._now_utc())
+        found, offset = [], 0
+        for _page in range(PULL_PAGES_MAX):
+            payload = {
+                "ShortCode": self.config.effective_c2b_shortcode,
+                "StartDate": start_text,
+                "EndDate": end_text,
+                "OffSetValue": str(offset),
+            }
+            answer = self._post(PULL_QUERY_PATH, payload, "Pull query")
+            data = answer.data
+            if data is None:
+                raise self._unusable(answer, "Pull query")
+            if normalize_code(data.get("ResponseCode")) == PULL_NO_RECORDS:
+                break
+            if data.get("errorCode") or answer.status != 200:
+                raise self._api_error(answer)
+            rows, page = parse_pull_page(data)
+            if not rows:
+                break
+            offset += rows
+            found.extend(page)
+        return found
+
+
+def _receipt(value) -> str:
+    """An M-Pesa receipt: 10 letters and digits as Daraja issues them (6-20 accepted)."""
+    text = value.strip().upper() if isinstance(value, str) else ""
+    if not (6 <= len(text) <= 20 and text.isascii() and text.isalnum()):
+        raise DarajaValidationError("Invalid M-Pesa receipt number")
+    return text

@@ -87,27 +87,42 @@ def test_register_conflicts(message):
     assert len([c for c in responses.calls if c.request.method == "POST"]) == 1
 
 
+NO_PRODUCT = {
+    "requestId": "x",
+    "errorCode": "401.003.01",
+    "errorMessage": "Error Occurred - Invalid Access Token - Invalid API call as no apiproduct match found",
+}
+
+
 @responses.activate
-def test_wrong_c2b_version_says_so_after_one_retry():
+def test_wrong_c2b_version_says_so_after_trying_both():
     responses.add(responses.GET, OAUTH_URL, json={"access_token": TOKEN, "expires_in": 3599})
     responses.add(responses.GET, OAUTH_URL, json={"access_token": TOKEN_2, "expires_in": 3599})
-    responses.add(
-        responses.POST,
-        register_url("v1"),
-        json={
-            "requestId": "x",
-            "errorCode": "401.003.01",
-            "errorMessage": (
-                "Error Occurred - Invalid Access Token - Invalid API call as no apiproduct match found"
-            ),
-        },
-        status=401,
-    )
+    responses.add(responses.POST, register_url("v1"), json=NO_PRODUCT, status=401)
+    responses.add(responses.POST, register_url("v2"), json=NO_PRODUCT, status=401)
     with pytest.raises(DarajaAuthError) as info:
         make_client(c2b_api_version="v1").register_c2b_urls(CONFIRM, VALIDATE)
     assert info.value.error_code == "401.003.01"
     assert "C2B API version" in info.value.message
-    assert len([c for c in responses.calls if c.request.method == "POST"]) == 2
+    posts = [c.request.url for c in responses.calls if c.request.method == "POST"]
+    assert [url.split("/")[-2] for url in posts] == [
+        "v1",
+        "v1",
+        "v2",
+        "v2",
+    ]  # each once more with a new token
+
+
+@pytest.mark.parametrize(("configured", "other"), [("v1", "v2"), ("v2", "v1")])
+@responses.activate
+def test_register_falls_back_to_the_other_version_once(configured, other):
+    add_token(responses)
+    responses.add(responses.POST, register_url(configured), json=NO_PRODUCT, status=401)
+    answer = {"OriginatorCoversationID": "1", "ResponseCode": "0", "ResponseDescription": "Success"}
+    responses.add(responses.POST, register_url(other), json=answer)
+    result = make_client(c2b_api_version=configured).register_c2b_urls(CONFIRM, VALIDATE)
+    assert result.api_version == other
+    assert responses.calls[-1].request.url == register_url(other)
 
 
 @pytest.mark.parametrize(
