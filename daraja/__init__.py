@@ -1,8 +1,8 @@
 """The Daraja layer of pos_mpesa: everything said to and read from Safaricom's Daraja API.
 
-Pure Python (requests only); it imports nothing from Odoo, so plain pytest can test it. The client
-(the only part that needs requests) is imported on first use: the rule tables (urls, results, phone,
-amounts) serve the standard-library-only simulator too.
+Pure Python (requests; cryptography for the SecurityCredential); it imports nothing from Odoo, so
+plain pytest can test it. The client (the only part that needs requests) is imported on first use:
+the rule tables (urls, results, phone, amounts) serve the standard-library-only simulator too.
 """
 
 from .amounts import MAX_AMOUNT, MIN_AMOUNT, validate_amount

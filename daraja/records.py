@@ -189,9 +189,13 @@ def pull_range(start: datetime, end: datetime, now: datetime) -> tuple[str, str]
         raise DarajaValidationError("The start of the range must be before its end")
     if start < now - PULL_WINDOW:
         raise DarajaValidationError("M-Pesa keeps Pull Transactions for the last 48 hours only")
+    # whole seconds: the start rounded down, the end up, so the range covers what was asked
+    last = min(end, now)
+    if last.microsecond:
+        last = last.replace(microsecond=0) + timedelta(seconds=1)
     return (
         start.astimezone(NAIROBI).strftime(PULL_DATE_FORMAT),
-        min(end, now).astimezone(NAIROBI).strftime(PULL_DATE_FORMAT),
+        last.astimezone(NAIROBI).strftime(PULL_DATE_FORMAT),
     )
 
 

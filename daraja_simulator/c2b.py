@@ -17,7 +17,7 @@ from . import validate
 from .http_types import ApiError, ControlError, bad_request, json_response
 from .ids import conversation_id, eat_stamp, merchant_request_id, receipt_number
 from .oauth import C2B_FAMILY, require_token
-from .state import MSISDN_MODES, C2BPayment, Registration
+from .state import C2B_DELIVERY_MODES, MSISDN_MODES, C2BPayment, Registration
 
 NO_PRODUCT = ApiError(
     401, "401.003.01", "Error Occurred - Invalid Access Token - Invalid API call as no apiproduct match found"
@@ -146,11 +146,14 @@ class C2BService:
         mode = data.get("msisdn_mode") or self.state.options.c2b_msisdn_mode
         if mode not in MSISDN_MODES:
             raise ControlError(400, f"msisdn_mode must be one of {', '.join(MSISDN_MODES)}")
+        delivery = data.get("delivery") or self.state.options.c2b_delivery
+        if delivery not in C2B_DELIVERY_MODES:
+            raise ControlError(400, f"delivery must be one of {', '.join(C2B_DELIVERY_MODES)}")
         if account.shortcode not in self.state.registrations:
             raise ControlError(409, unregistered_message(account.shortcode))
-        return self.start_payment(account, amount, msisdn, bill_ref, mode, "control").public()
+        return self.start_payment(account, amount, msisdn, bill_ref, mode, "control", delivery).public()
 
-    def start_payment(self, account, amount, msisdn, bill_ref, mode, source) -> C2BPayment:
+    def start_payment(self, account, amount, msisdn, bill_ref, mode, source, delivery="once") -> C2BPayment:
         with self.state.lock:
             trans_id = receipt_number()
             payment = C2BPayment(
@@ -163,6 +166,7 @@ class C2BService:
                 bill_ref_number=bill_ref,
                 created_at=self.state.now(),
                 source=source,
+                delivery=delivery,
             )
             self.state.payments[trans_id] = payment
         self.scheduler.call_later(self.state.options.callback_delay, self._flow, trans_id)
@@ -236,6 +240,9 @@ class C2BService:
                 self.state.balances.get(payment.shortcode, 0) + payment.amount
             )
             balance = f"{self.state.balances[payment.shortcode]}.00"
+        if payment.delivery == "lost":
+            self._finish(payment, "lost", "Confirmation never delivered (delivery mode lost)")
+            return
         record = self.deliverer.deliver(
             "c2b_confirmation",
             trans_id,

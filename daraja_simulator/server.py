@@ -15,6 +15,7 @@ from .control import ControlApi
 from .delivery import Deliverer, Scheduler
 from .http_types import ApiError, Request, Response
 from .oauth import C2B_FAMILY, STK_FAMILY, generate
+from .records import RecordsService
 from .state import Options, SimulatorState
 from .stk import StkService
 
@@ -105,6 +106,15 @@ class _App:
         self.deliverer = Deliverer(state)
         self.c2b = C2BService(state, self.scheduler, self.deliverer)
         self.stk = StkService(state, self.scheduler, self.deliverer, self.c2b)
+        self.records = RecordsService(state, self.scheduler, self.deliverer)
+        self.routes = {
+            "/mpesa/stkpush/v1/processrequest": ("stk_push", self.stk.push),
+            "/mpesa/stkpushquery/v1/query": ("stk_query", self.stk.query),
+            "/mpesa/transactionstatus/v1/query": ("transaction_status", self.records.transaction_status),
+            "/mpesa/reversal/v1/request": ("reversal", self.records.reversal),
+            "/pulltransactions/v1/register": ("pull_register", self.records.pull_register),
+            "/pulltransactions/v1/query": ("pull_query", self.records.pull_query),
+        }
         self.control = ControlApi(state, self.stk, self.c2b, self.deliverer, self.scheduler)
 
     def dispatch(self, request: Request) -> Response:
@@ -117,12 +127,8 @@ class _App:
             return self.phone_page()
         if path == "/oauth/v1/generate":
             return self._with_fault("oauth", request, lambda req: generate(self.state, req))
-        handler = None
-        if path == "/mpesa/stkpush/v1/processrequest":
-            api, handler = "stk_push", self.stk.push
-        elif path == "/mpesa/stkpushquery/v1/query":
-            api, handler = "stk_query", self.stk.query
-        else:
+        api, handler = self.routes.get(path, (None, None))
+        if handler is None:
             match = _C2B_PATH.match(path)
             if match:
                 version, action = match.groups()

@@ -25,7 +25,20 @@ FAULTS = (
     "html_body",  # HTTP 200, an HTML page (Apigee proxy)
     "hang",  # the answer comes fault_hang_seconds late (processed first): past the client's timeout
 )
-FAULT_APIS = ("oauth", "stk_push", "stk_query", "c2b_register", "c2b_simulate")
+FAULT_APIS = (
+    "oauth",
+    "stk_push",
+    "stk_query",
+    "c2b_register",
+    "c2b_simulate",
+    "transaction_status",
+    "reversal",
+    "pull_register",
+    "pull_query",
+)
+# How a C2B payment's confirmation reaches the registered URL: once, or never ("lost": Safaricom gave
+# up after its retries, as while the receiver was down; Pull Transactions still lists the payment)
+C2B_DELIVERY_MODES = ("once", "lost")
 
 
 @dataclass
@@ -47,6 +60,7 @@ class Options:
     callback_forwarded_for: str = ""  # X-Forwarded-For on callbacks, e.g. a Safaricom address
     push_response_delay: float = 0.0  # answer processrequest late (prompt already sent): client timeouts
     c2b_api_version: str = "v2"  # the C2B product version of every C2B account at start/reset
+    c2b_delivery: str = "once"  # C2B_DELIVERY_MODES, for payments that do not say
     stk_c2b_twin: str = "after"  # STK_TWIN_MODES
     fault: str = "none"  # FAULTS: injected into the APIs of fault_apis
     fault_apis: str = "stk_push,stk_query"  # comma-separated FAULT_APIS
@@ -64,6 +78,7 @@ class Options:
             ("c2b_msisdn_mode", self.c2b_msisdn_mode, MSISDN_MODES),
             ("long_account_reference", self.long_account_reference, LONG_REFERENCE_MODES),
             ("c2b_api_version", self.c2b_api_version, ("v1", "v2")),
+            ("c2b_delivery", self.c2b_delivery, C2B_DELIVERY_MODES),
             ("stk_c2b_twin", self.stk_c2b_twin, STK_TWIN_MODES),
             ("fault", self.fault, FAULTS),
         ):
@@ -157,7 +172,8 @@ class C2BPayment:
     bill_ref_number: str
     created_at: float
     source: str  # "simulate" (Daraja API) or "control" (control API / phone page)
-    status: str = "pending"  # pending -> confirmed | rejected | not_delivered
+    delivery: str = "once"  # C2B_DELIVERY_MODES
+    status: str = "pending"  # pending -> confirmed | rejected | not_delivered | lost
     detail: str = ""
 
     def public(self) -> dict:
@@ -216,6 +232,8 @@ class SimulatorState:
             self.transactions: dict[str, StkTransaction] = {}
             self.payments: dict[str, C2BPayment] = {}
             self.registrations: dict[str, Registration] = {}
+            self.pull_registrations: dict[str, str] = {}  # shortcode -> nominated number
+            self.reversals: dict[str, dict] = {}  # original receipt -> its reversal
             self.scenario_overrides: dict[str, Scenario] = {}
             self.deliveries: list[Delivery] = []
             self.fault_seen = 0  # requests to the fault APIs since the fault was set
@@ -269,5 +287,6 @@ class SimulatorState:
         with self.lock:
             rows = [t.public() for t in self.transactions.values()]
             rows += [p.public() for p in self.payments.values()]
+            rows += [dict(r) for r in self.reversals.values()]
         rows.sort(key=lambda row: row["created_at"], reverse=True)
         return rows

@@ -36,7 +36,8 @@ CONTRACT_A = {
     "nairobi_timestamp",
     "eat_to_utc",
 }
-THIRD_PARTY_ALLOWED = {"requests", "urllib3"}
+# cryptography: the SecurityCredential (Odoo ships it)
+THIRD_PARTY_ALLOWED = {"requests", "urllib3", "cryptography"}
 
 
 def _imports(path):

@@ -184,13 +184,12 @@ def test_register_c2b_v2_and_v1(sim, daraja):
     assert response.originator_conversation_id
 
     v1 = make_client(sim, c2b_api_version="v1")
-    with pytest.raises(DarajaAuthError) as error:  # the app holds the v2 product only
-        v1.register_c2b_urls("http://127.0.0.1:9/c", "http://127.0.0.1:9/v")
-    assert (error.value.error_code, error.value.http_status) == ("401.003.01", 401)
-    assert "no apiproduct match found" in error.value.error_message
+    # the app holds the v2 product only: v1 is refused with "no apiproduct match found", v2 taken
+    assert v1.register_c2b_urls("http://127.0.0.1:9/c", "http://127.0.0.1:9/v").api_version == "v2"
 
     daraja.control("accounts/600984", {"api_version": "v1"})
-    assert v1.register_c2b_urls("http://127.0.0.1:9/c", "http://127.0.0.1:9/v").response_code == "0"
+    assert v1.register_c2b_urls("http://127.0.0.1:9/c", "http://127.0.0.1:9/v").api_version == "v1"
+    assert v2.register_c2b_urls("http://127.0.0.1:9/c", "http://127.0.0.1:9/v").api_version == "v1"
     v1.session.close()
     v2.session.close()
 
