@@ -64,4 +64,4 @@ prefork-tours:
 	@$(TOOL) prefork-tours $(if $(QUICK),--quick)
 
 dist:
-	@$(TOOL) dist
+	@$(TOOL) distribute

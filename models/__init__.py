@@ -4,6 +4,7 @@ from . import mpesa_callback
 from . import mpesa_claim
 from . import mpesa_stk
 from . import mpesa_c2b
+from . import mpesa_pull
 from . import mpesa_pos_request
 from . import mpesa_rejected_request
 from . import mpesa_test_payment

@@ -69,6 +69,22 @@ class MpesaCallback(models.Model):
                 # Safaricom also tells the C2B URL about a paybill's STK payments: the same money
                 stk_twin._lock_row()
                 return stk_twin._record_duplicate(raw_text)
+            if not seen and not is_validation:
+                stk = Callback._stk_query_only_twins(
+                    config, notif.amount, notif.bill_ref_number, notif.trans_time
+                )
+                if len(stk) == 1:
+                    # the STK callback was lost and the query gave no receipt: this is that payment
+                    stk._lock_row()
+                    stk._stk_take_receipt(receipt)
+                    return stk._record_duplicate(raw_text)
+                if stk:  # which one is it? a manager decides; no till may take it meanwhile
+                    vals = Callback._c2b_vals(notif, raw_text, source, config, remote_addr)
+                    vals.update(
+                        status="needs_review",
+                        review_reason="May be the STK payment " + ", ".join(stk.mapped("name")),
+                    )
+                    return Callback._insert_row(vals)
             existing = seen.filtered(lambda r: r.callback_type == "c2b")[:1]
             if existing:
                 existing._lock_row()

@@ -106,6 +106,7 @@ class MpesaCallback(models.Model):
             ("public_url", "Public URL"),
             ("pos", "POS request"),
             ("query", "STK Query"),
+            ("pull", "Pull Transactions"),
         ],
         readonly=True,
     )

@@ -33,6 +33,14 @@ STK_FIRST_QUERY_AFTER = 10  # the callback usually arrives first: don't query a 
 STK_REVIEW_AFTER = timedelta(minutes=30)  # no final answer after this: a human checks the statement
 FINAL = {"success", "failed", "cancelled", "timeout", "needs_review", "invalid"}
 FAILURES = {"failed", "cancelled", "timeout"}
+# an STK payment confirmed by the query alone (no receipt) and its C2B twin: apart at most this much
+TWIN_WINDOW = timedelta(minutes=10)
+
+
+def reference_key(text):
+    """An STK AccountReference as the C2B twin's BillRefNumber carries it: case and punctuation aside."""
+    return "".join(ch for ch in (text or "").lower() if ch.isalnum())
+
 
 MSG_STK_SENT = _lt("STK Push sent successfully")
 MSG_ALREADY = _lt("This payment is already reconciled")
@@ -364,6 +372,29 @@ class MpesaCallback(models.Model):
                 self._stk_complete_success(parse_callback(self.pending_callback, "stk"), vals)
                 return self._notify_till()
             vals.update(status="success", amount=self.requested_amount)
+            twins = self._stk_c2b_twins_without_receipt()
+            if len(twins) == 1:
+                # the C2B confirmation of this payment came first: its receipt is ours, the row a copy
+                twin = twins
+                twin._lock_row()
+                if twin.is_claimed:
+                    vals.update(
+                        status="needs_review",
+                        review_reason=f"Receipt claimed through C2B ({twin.claim_order_key or twin.id})",
+                    )
+                else:
+                    twin.write({"duplicate_of_id": self.id})
+                    twin.flush_recordset()
+                vals["mpesa_receipt_number"] = twin.mpesa_receipt_number
+            elif twins:
+                vals.update(
+                    status="needs_review",
+                    review_reason="Paid, but several C2B payments may be this one: "
+                    + ", ".join(twins.mapped("name")),
+                )
+            with self._payment_guard():
+                self.write(vals)
+            return self._notify_till()
         elif status in FAILURES:
             vals["status"] = status
             if self.pending_callback:
@@ -380,6 +411,60 @@ class MpesaCallback(models.Model):
             )
         self.write(vals)
         return self._notify_till()
+
+    # ================================================================== twins without a receipt
+
+    def _stk_c2b_twins_without_receipt(self):
+        """Live C2B payments that may be this STK payment (same account, amount, reference and time),
+        for a success the query confirmed without a receipt."""
+        self.ensure_one()
+        twins = self.search(
+            [
+                ("callback_type", "=", "c2b"),
+                ("config_id", "=", self.config_id.id),
+                ("status", "=", "success"),
+                ("duplicate_of_id", "=", False),
+                ("amount", "=", float(self.requested_amount)),
+                ("received_date", ">=", self.request_date - TWIN_WINDOW),
+            ]
+        )
+        key = reference_key(self.order_reference)
+        return twins.filtered(lambda r: key and reference_key(r.bill_ref_number) == key)
+
+    @api.model
+    def _stk_query_only_twins(self, config, amount, reference, when):
+        """STK payments the query confirmed without a receipt that a C2B payment (its twin, or its
+        Pull record) may be: same account, amount, reference, within TWIN_WINDOW."""
+        key = reference_key(reference)
+        if not (config and key):
+            return self.browse()
+        rows = self.sudo().search(
+            [
+                ("callback_type", "=", "stk"),
+                ("config_id", "=", config.id),
+                ("status", "=", "success"),
+                ("mpesa_receipt_number", "=", False),
+                ("duplicate_of_id", "=", False),
+                ("amount", "=", float(amount)),
+            ]
+        )
+        when = when or fields.Datetime.now()
+        return rows.filtered(
+            lambda r: reference_key(r.order_reference) == key and abs(r.request_date - when) <= TWIN_WINDOW
+        )
+
+    def _stk_take_receipt(self, receipt):
+        """The receipt a C2B twin (or Daraja's record) gives a query-confirmed STK payment, on the row and
+        on its POS payment."""
+        self.ensure_one()
+        with self._payment_guard():
+            self.write({"mpesa_receipt_number": receipt})
+        payment = self.pos_payment_id.sudo()
+        if payment and not payment.mpesa_receipt_number:
+            payment.write(
+                {"mpesa_receipt_number": receipt, "transaction_id": payment.transaction_id or receipt}
+            )
+        _logger.info("M-Pesa STK payment %s: receipt %s from its C2B record", self.id, receipt)
 
     # ================================================================== the till's view
 

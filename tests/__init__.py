@@ -6,3 +6,4 @@ from . import test_pos_mpesa_tours
 from . import test_money_safety
 from . import test_claim_scope
 from . import test_caches
+from . import test_pull

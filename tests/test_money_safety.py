@@ -7,7 +7,7 @@ concurrent-clients proof against a running server is `make reliability` (tools/r
 import json
 import logging
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from unittest.mock import patch
 
 from odoo import fields
@@ -17,7 +17,7 @@ from odoo.tests import new_test_user, tagged
 from odoo.tools import mute_logger
 
 from ..controllers.request_log import CallbackTokenFilter, install, mask_secrets
-from ..daraja import parse_callback
+from ..daraja import classify_result, nairobi_timestamp, parse_callback
 from .common import SANDBOX_PASSKEY, MpesaCase, c2b_confirmation, stk_callback
 
 ACCEPTED = {"ResultCode": 0, "ResultDesc": "Accepted"}
@@ -187,6 +187,50 @@ class TestMoneySafety(MpesaCase):
         self.assertEqual(row.status, "needs_review")
         self.assertEqual(row.mpesa_receipt_number, "QKX1LATE01")
         self.assertIn("paid after", row.review_reason)
+
+    # 13 ----------------------------------------------------------- a lost STK callback and its C2B twin
+
+    def twin(self, receipt, reference="Order 00001"):
+        """The C2B confirmation Safaricom also sends for an STK payment to a paybill: the push's
+        AccountReference as BillRefNumber, paid now."""
+        now = nairobi_timestamp(datetime.now(timezone.utc))
+        return dict(c2b_confirmation(receipt), BillRefNumber=reference, TransTime=now)
+
+    def query_says_paid(self, row):
+        row._stk_on_query_result(classify_result(0), {"ResultCode": "0", "ResultDesc": "ok"})
+
+    def test_twin_first_then_the_query_is_one_payment(self):
+        row = self.make_pending("ws_CO_TWIN1", "m-t1")
+        self.post_json(self.token_url("confirm"), self.twin("QTWIN00001"))
+        twin = self.Callback.sudo().search([("mpesa_receipt_number", "=", "QTWIN00001")])
+        self.query_says_paid(row)  # the STK callback was lost; the query gives no receipt
+        self.assertEqual((row.status, row.mpesa_receipt_number), ("success", "QTWIN00001"))
+        self.assertEqual(twin.duplicate_of_id, row)
+        self.as_cashier()
+        self.assertEqual(self.search()["count"], 0)  # never offered to another till
+
+    def test_query_first_then_the_twin_is_one_payment(self):
+        row = self.make_pending("ws_CO_TWIN2", "m-t2")
+        self.query_says_paid(row)
+        self.assertEqual((row.status, row.mpesa_receipt_number), ("success", False))
+        self.post_json(self.token_url("confirm"), self.twin("QTWIN00002"))
+        row.invalidate_recordset()
+        self.assertEqual((row.mpesa_receipt_number, row.duplicate_count), ("QTWIN00002", 1))
+        payments = self.Callback.sudo().search([("mpesa_receipt_number", "=", "QTWIN00002")])
+        self.assertEqual(payments, row)
+        self.as_cashier()
+        self.assertEqual(self.search()["count"], 0)
+
+    def test_twin_of_one_of_two_query_only_payments_waits_for_a_manager(self):
+        first = self.make_pending("ws_CO_TWIN3", "m-t3")
+        second = self.make_pending("ws_CO_TWIN4", "m-t4")
+        self.query_says_paid(first)
+        self.query_says_paid(second)
+        self.post_json(self.token_url("confirm"), self.twin("QTWIN00003"))
+        row = self.Callback.sudo().search([("mpesa_receipt_number", "=", "QTWIN00003")])
+        self.assertEqual((row.callback_type, row.status), ("c2b", "needs_review"))
+        self.as_cashier()
+        self.assertEqual(self.search()["count"], 0)
 
     # 9 ------------------------------------------------------------ 75 s while the query confirms
 

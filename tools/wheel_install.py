@@ -10,13 +10,12 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import distribute as dist
 from common import MODULE, REPO, free_port, say, which_browser
 from devenv import dev_tool
 from odoo_exec import db_prefix
 from odoo_log import parse, tour_classes
 from templates import ensure_template
-
-import dist
 
 TOUR = f"/{MODULE}:TestPosMpesaTours.test_stk_paid"
 

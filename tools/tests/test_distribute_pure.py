@@ -2,9 +2,8 @@
 
 import zipfile
 
+import distribute as dist
 import pytest
-
-import dist
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ holds only what ships (SHIPPED). The wheel is built by whool, the build backend 
 wheels: whool packages every git-tracked file of the addon, hence the staged copy in a throwaway git
 repository of its own.
 
-    tools/run dist [--source tree|head] [--out DIR]
+    tools/run distribute [--source tree|head] [--out DIR]
 """
 
 import argparse
