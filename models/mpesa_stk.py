@@ -310,18 +310,21 @@ class MpesaCallback(models.Model):
             if twin:
                 twin._lock_row()
             if twin and twin._is_live_payment():
-                if twin.is_claimed:
-                    # the C2B confirmation of this same payment came first and a till took it
-                    vals.update(
-                        status="needs_review",
-                        review_reason=f"Receipt claimed through C2B ({twin.claim_order_key or twin.id})",
-                    )
-                else:
-                    # the same payment seen first as C2B: the STK row is the payment, the twin a copy
-                    twin.write({"duplicate_of_id": self.id})
-                    twin.flush_recordset()
+                self._stk_adopt_twin(twin, vals)
         with self._payment_guard():
             self.write(vals)
+
+    def _stk_adopt_twin(self, twin, vals):
+        """The same payment seen first as C2B (its twin): the STK row is the payment and the twin a
+        copy, unless a till already took the twin (then a human decides). Updates vals."""
+        if twin.is_claimed:
+            vals.update(
+                status="needs_review",
+                review_reason=f"Receipt claimed through C2B ({twin.claim_order_key or twin.id})",
+            )
+        else:
+            twin.write({"duplicate_of_id": self.id})
+            twin.flush_recordset()
 
     # ================================================================== query
 
@@ -375,17 +378,9 @@ class MpesaCallback(models.Model):
             twins = self._stk_c2b_twins_without_receipt()
             if len(twins) == 1:
                 # the C2B confirmation of this payment came first: its receipt is ours, the row a copy
-                twin = twins
-                twin._lock_row()
-                if twin.is_claimed:
-                    vals.update(
-                        status="needs_review",
-                        review_reason=f"Receipt claimed through C2B ({twin.claim_order_key or twin.id})",
-                    )
-                else:
-                    twin.write({"duplicate_of_id": self.id})
-                    twin.flush_recordset()
-                vals["mpesa_receipt_number"] = twin.mpesa_receipt_number
+                twins._lock_row()
+                self._stk_adopt_twin(twins, vals)
+                vals["mpesa_receipt_number"] = twins.mpesa_receipt_number
             elif twins:
                 vals.update(
                     status="needs_review",
