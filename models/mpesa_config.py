@@ -498,13 +498,22 @@ class MpesaConfig(models.Model):
             config.write({"c2b_registration_message": message})
             return {"success": False, "message": message}
         message = str(_lt("C2B URLs registered successfully"))
-        config.write(
-            {
-                "c2b_registered": True,
-                "c2b_registration_date": fields.Datetime.now(),
-                "c2b_registration_message": getattr(response, "response_description", "") or message,
-            }
-        )
+        vals = {
+            "c2b_registered": True,
+            "c2b_registration_date": fields.Datetime.now(),
+            "c2b_registration_message": getattr(response, "response_description", "") or message,
+        }
+        if response.api_version and response.api_version != config.c2b_api_version:
+            # the app has the other C2B product: the client tried it once and Daraja took it
+            vals["c2b_api_version"] = response.api_version
+            vals["c2b_registration_message"] = message = self.env._(
+                "%(message)s with C2B API version %(version)s (Daraja refused %(refused)s): the account "
+                "now uses %(version)s.",
+                message=message,
+                version=response.api_version,
+                refused=config.c2b_api_version,
+            )
+        config.write(vals)
         return {
             "success": True,
             "message": message,

@@ -265,3 +265,12 @@ class TestMpesaConfig(MpesaCase):
         )
         with self.assertRaisesRegex(UserError, "sandbox and the simulator only"):
             wizard.action_send()
+
+    def test_register_takes_the_c2b_version_daraja_has(self):
+        """The Daraja app has the v2 C2B product (the simulator's default); the account said v1."""
+        self.mpesa_config.c2b_api_version = "v1"
+        result = self.mpesa_config._register_c2b_urls()
+        self.assertTrue(result["success"], result)
+        self.assertEqual(self.mpesa_config.c2b_api_version, "v2")
+        self.assertIn("C2B API version v2 (Daraja refused v1)", result["message"])
+        self.assertTrue(self.mpesa_config.c2b_registered)
