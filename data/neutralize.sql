@@ -4,6 +4,8 @@ UPDATE mpesa_config
        consumer_key = NULL,
        consumer_secret = NULL,
        passkey = NULL,
+       initiator_password = NULL,
+       security_credential = NULL,
        callback_token = md5(random()::text || clock_timestamp()::text || id::text),
        c2b_registered = FALSE;
 DELETE FROM mpesa_oauth_token;

@@ -1,5 +1,6 @@
 from . import mpesa_oauth_token
 from . import mpesa_config
+from . import mpesa_initiator
 from . import mpesa_callback
 from . import mpesa_claim
 from . import mpesa_stk

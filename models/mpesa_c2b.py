@@ -18,6 +18,7 @@ from odoo.tools import SQL, ormcache
 
 from ..daraja import nairobi_timestamp
 from .mpesa_callback import CLAIMABLE
+from .mpesa_config import MPESA_CACHE, SHORTCODE_FIELDS
 from .mpesa_utils import STK_WAIT_SECONDS, to_decimal
 
 MAX_SEARCH_RESULTS = 50
@@ -169,10 +170,15 @@ class MpesaCallback(models.Model):
         the same kind of environment (a production till never sees a test account's payments)."""
         return self.env["mpesa.config"].sudo().browse(self._c2b_search_account_ids(config.id))
 
+    # what _c2b_search_account_ids is read from (active: archived accounts are not searched); writing
+    # one of these on an account clears it (mpesa.config._mpesa_cached_fields), so do creating or
+    # deleting an account
+    _MPESA_SIBLING_FIELDS = frozenset({"active", "company_id", "environment", *SHORTCODE_FIELDS})
+
     @api.model
-    @ormcache("config_id")
+    @ormcache("config_id", cache=MPESA_CACHE)
     def _c2b_search_account_ids(self, config_id):
-        """Cached in every worker; mpesa.config clears it when an account changes."""
+        """Cached in every worker."""
         config = self.env["mpesa.config"].sudo().browse(config_id)
         shortcode = config._get_c2b_shortcode()
         production = config.environment == "production"

@@ -30,26 +30,18 @@ SAFARICOM_IPS = (
 )
 
 TOKEN_RE = re.compile(r"^[0-9a-f]{16,128}$")
-# what the per-worker caches below hold (_callback_tokens, _callback_facts, _till_facts, the C2B
-# search's siblings): writing one of these clears them in every worker
-CACHED_FIELDS = frozenset(
-    {
-        "callback_token",
-        "active",
-        "company_id",
-        "environment",
-        "c2b_shortcode",
-        "business_shortcode",
-        "till_number",
-        "account_type",
-        "confirm_stk_with_query",
-        "consumer_key",
-        "consumer_secret",
-        "passkey",
-        "simulator_url",
-        "match_window",
-    }
-)
+# The per-worker caches below (ormcache: every worker keeps its own copy, cleared in all of them at the
+# next request after a clear is committed) live in Odoo's "default" cache. Odoo 19's cache names are
+# fixed: a registry builds its caches from odoo/orm/registry.py's _REGISTRY_CACHES when it is created,
+# before any addon is imported, and _CACHES_BY_KEY names the signaling tables every worker reads on every
+# request: an addon cannot add one without patching Odoo's globals for every database of the server.
+# "default" is the narrowest that fits: clearing it empties "default" and "templates.cached_values"
+# only ("stable" empties "default" too; "templates", "routing", "assets" and "groups" hold compiled
+# views, the URL map and asset bundles, dearer to rebuild than Odoo's small lookups in "default").
+# So our caches are cleared only when one of their facts really changed (see each cache's fields).
+MPESA_CACHE = "default"
+# what an account's C2B shortcode is read from (_get_c2b_shortcode), a fact of several caches
+SHORTCODE_FIELDS = frozenset({"c2b_shortcode", "account_type", "till_number", "business_shortcode"})
 
 
 def _new_token():
@@ -289,9 +281,8 @@ class MpesaConfig(models.Model):
             "business_shortcode",
         }
         res = super().write(vals)
-        if CACHED_FIELDS & set(vals):
-            # _callback_tokens, _callback_facts, _till_facts and the C2B search's siblings, in every worker
-            self.env.registry.clear_cache()
+        if self._mpesa_cached_fields() & set(vals):
+            self._mpesa_clear_caches()
         if credential_fields & set(vals):
             # a token issued for other credentials is useless (and would be sent to the wrong host)
             tokens = self.env["mpesa.oauth.token"].sudo().search([("config_id", "in", self.ids)])
@@ -301,12 +292,12 @@ class MpesaConfig(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         configs = super().create(vals_list)
-        self.env.registry.clear_cache()  # a new token to accept, new siblings for the C2B search
+        configs._mpesa_clear_caches()  # a new token to accept, new siblings for the C2B search
         return configs
 
     def unlink(self):
         res = super().unlink()
-        self.env.registry.clear_cache()  # its token must stop authenticating at once
+        self._mpesa_clear_caches()  # its token must stop authenticating at once
         return res
 
     @api.ondelete(at_uninstall=False)
@@ -346,18 +337,30 @@ class MpesaConfig(models.Model):
                 found = config_id
         return self.sudo().browse(found) if found else self.browse()
 
+    # ------------------------------------------------------------------ per-worker caches
+    # Each cache with the account fields its value is read from. Odoo clears a whole cache, not one
+    # method's entries: writing a field of any of these lists (or the payment method's, or the C2B
+    # search's siblings') clears them all, in every worker; creating or deleting an account too.
+
+    # active: archived accounts are not searched
+    _MPESA_TOKEN_FIELDS = frozenset({"callback_token", "active"})
+
     @api.model
-    @ormcache()
+    @ormcache(cache=MPESA_CACHE)
     def _callback_tokens(self):
         """(id, token) of every active account, cached in every worker: a callback costs no query
-        to authenticate. Cleared (in all workers) when a token or an account changes."""
+        to authenticate."""
         configs = self.sudo().search([("callback_token", "!=", False)])
         return tuple((config.id, config.callback_token) for config in configs)
 
-    @ormcache("self.id")
+    _MPESA_CALLBACK_FACT_FIELDS = frozenset(
+        {"company_id", "environment", "confirm_stk_with_query", *SHORTCODE_FIELDS}
+    )
+
+    @ormcache("self.id", cache=MPESA_CACHE)
     def _callback_facts(self):
         """(company id, C2B shortcode, environment, confirm STK by query): what every callback needs,
-        cached in every worker (cleared with the tokens when an account changes)."""
+        cached in every worker."""
         self.ensure_one()
         config = self.sudo()
         return (
@@ -367,13 +370,42 @@ class MpesaConfig(models.Model):
             config.confirm_stk_with_query,
         )
 
-    @ormcache("self.id")
+    # _is_configured reads the credentials, the shortcodes, the environment and the simulator's URL
+    _MPESA_TILL_FACT_FIELDS = frozenset(
+        {
+            "active",
+            "company_id",
+            "match_window",
+            "consumer_key",
+            "consumer_secret",
+            "passkey",
+            "environment",
+            "simulator_url",
+            *SHORTCODE_FIELDS,
+        }
+    )
+
+    @ormcache("self.id", cache=MPESA_CACHE)
     def _till_facts(self):
         """(usable: active and configured, company id, match window): what every till request
-        needs, cached in every worker (cleared when an account changes)."""
+        needs, cached in every worker."""
         self.ensure_one()
         config = self.sudo()
         return (bool(config.active and config._is_configured()), config.company_id.id, config.match_window)
+
+    def _mpesa_cached_fields(self):
+        """The account fields a per-worker cache is read from: writing one of them clears the caches."""
+        return (
+            self._MPESA_TOKEN_FIELDS
+            | self._MPESA_CALLBACK_FACT_FIELDS
+            | self._MPESA_TILL_FACT_FIELDS
+            | self.env["mpesa.callback"]._MPESA_SIBLING_FIELDS
+        )
+
+    def _mpesa_clear_caches(self):
+        """An M-Pesa fact changed: the per-worker caches are cleared here and, once this transaction
+        is committed, in every worker (a rollback clears them again here)."""
+        self.env.registry.clear_cache(MPESA_CACHE)
 
     def _get_c2b_shortcode(self):
         self.ensure_one()

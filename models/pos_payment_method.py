@@ -3,10 +3,10 @@ import re
 from odoo import api, fields, models
 from odoo.tools import ormcache
 
+from .mpesa_config import MPESA_CACHE
+
 # "M-Pesa", "mpesa", "M Pesa", "Lipa na M-Pesa"...
 MPESA_NAME_RE = re.compile(r"m[\s\-_]?pesa", re.IGNORECASE)
-# what _mpesa_method_facts caches: a change to one of these, on an M-Pesa method, clears it in every worker
-FACT_FIELDS = frozenset({"active", "company_id", "use_payment_terminal", "mpesa_config_id"})
 
 
 class PosPaymentMethod(models.Model):
@@ -70,43 +70,62 @@ class PosPaymentMethod(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         methods = super().create([self._mpesa_default_vals(vals) for vals in vals_list])
-        if methods._mpesa_any():
-            methods._mpesa_clear_method_facts()
+        if methods._mpesa_facts_now():
+            methods._mpesa_clear_method_facts()  # a till may have asked for this id before it existed
         return methods
 
     def write(self, vals):
-        was_mpesa = FACT_FIELDS & set(vals) and self._mpesa_any()
+        # Odoo's write turns a payment_method_type into use_payment_terminal (False unless 'terminal')
+        if not (self._MPESA_FACT_FIELDS | {"payment_method_type"}) & set(vals):
+            return super().write(vals)
+        before = self._mpesa_facts_now()
         res = super().write(vals)
-        if FACT_FIELDS & set(vals) and (was_mpesa or self._mpesa_any()):
+        if self._mpesa_facts_now() != before:
             self._mpesa_clear_method_facts()
         return res
 
     def unlink(self):
-        was_mpesa = self._mpesa_any()
+        was_mpesa = bool(self._mpesa_facts_now())
         res = super().unlink()
         if was_mpesa:
             self._mpesa_clear_method_facts()
         return res
 
-    def _mpesa_any(self):
-        return any(method.use_payment_terminal == "mpesa" for method in self)
+    # ------------------------------------------------------------------ the per-worker cache
+    # _mpesa_method_facts with the fields it is read from: a change of one of them, on a method that is
+    # or was an M-Pesa method, clears it in every worker. Another method's change never clears it: its
+    # facts only choose between two refusals of the till's request ("Unknown payment method", "not an
+    # M-Pesa payment method"). It lives in the cache of the account's caches, so that deleting an
+    # account (the database empties its methods' mpesa_config_id) clears it too.
+    _MPESA_FACT_FIELDS = frozenset({"active", "company_id", "use_payment_terminal", "mpesa_config_id"})
+
+    def _mpesa_facts(self):
+        """(company id, is an M-Pesa method, its M-Pesa account id) of an active method, else None."""
+        self.ensure_one()
+        if not self.active:
+            return None
+        return (self.company_id.id, self.use_payment_terminal == "mpesa", self.mpesa_config_id.id)
+
+    def _mpesa_facts_now(self):
+        """{id: facts} of those of these methods that are M-Pesa methods (archived ones included)."""
+        return {
+            method.id: method._mpesa_facts()
+            for method in self.sudo()
+            if method.use_payment_terminal == "mpesa"
+        }
 
     def _mpesa_clear_method_facts(self):
-        """An M-Pesa method changed: _mpesa_method_facts is cleared in every worker. Odoo's cache keys
-        are fixed ('default' is the narrowest: it also holds Odoo's own small caches), so it is cleared
-        only when an M-Pesa fact changed: another method's change never touches it (its facts only
-        choose between two refusals of the till's request)."""
-        self.env.registry.clear_cache()
+        """An M-Pesa method's fact changed: _mpesa_method_facts is cleared here and, once this
+        transaction is committed, in every worker."""
+        self.env.registry.clear_cache(MPESA_CACHE)
 
     @api.model
-    @ormcache("method_id")
+    @ormcache("method_id", cache=MPESA_CACHE)
     def _mpesa_method_facts(self, method_id):
-        """(company id, is an M-Pesa method, its M-Pesa account id) of an active payment method, or
-        None: what every till request needs, cached in every worker (no query per request)."""
+        """_mpesa_facts of an active payment method, else None: what every till request needs, cached
+        in every worker (no query per request)."""
         method = self.sudo().search([("id", "=", method_id)])  # archived: not found
-        if not method:
-            return None
-        return (method.company_id.id, method.use_payment_terminal == "mpesa", method.mpesa_config_id.id)
+        return method._mpesa_facts() if method else None
 
     @api.onchange("name")
     def _onchange_name_mpesa(self):

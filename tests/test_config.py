@@ -1,5 +1,6 @@
 """Accounts, secrets, settings buttons, token cache, cron, neutralization, access rights."""
 
+import base64
 import os
 from datetime import timedelta
 
@@ -45,6 +46,9 @@ class TestMpesaConfig(MpesaCase):
             "passkey",
             "callback_token",
             "stk_callback_url",
+            "initiator_password",
+            "security_credential",
+            "initiator_certificate",
         ):
             with self.assertRaises(AccessError, msg=field):
                 config_as_cashier.read([field])
@@ -226,7 +230,12 @@ class TestMpesaConfig(MpesaCase):
         path = file_path("pos_mpesa/data/neutralize.sql")
         self.assertTrue(os.path.exists(path))
         self.mpesa_config.write(
-            {"environment": "production", "callback_base_url": "https://shop.example.com"}
+            {
+                "environment": "production",
+                "callback_base_url": "https://shop.example.com",
+                "initiator_password": "pw",
+                "security_credential": "Y3JlZGVudGlhbA==",
+            }
         )
         old_token = self.mpesa_config.callback_token
         self.env.flush_all()
@@ -236,6 +245,7 @@ class TestMpesaConfig(MpesaCase):
         config = self.mpesa_config.sudo()
         self.assertEqual(config.environment, "sandbox")
         self.assertFalse(config.consumer_secret or config.consumer_key or config.passkey)
+        self.assertFalse(config.initiator_password or config.security_credential)
         self.assertFalse(self.env["mpesa.oauth.token"].search_count([]))
         self.assertNotEqual(config.callback_token, old_token)
 
@@ -274,3 +284,40 @@ class TestMpesaConfig(MpesaCase):
         self.assertEqual(self.mpesa_config.c2b_api_version, "v2")
         self.assertIn("C2B API version v2 (Daraja refused v1)", result["message"])
         self.assertTrue(self.mpesa_config.c2b_registered)
+
+    def test_initiator_security_credential(self):
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import padding, rsa
+        from cryptography.x509.oid import NameOID
+
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test only")])
+        now = fields.Datetime.now()
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(1)
+            .not_valid_before(now - timedelta(days=1))
+            .not_valid_after(now + timedelta(days=1))
+            .sign(key, hashes.SHA256())
+        )
+        pem = cert.public_bytes(serialization.Encoding.PEM)
+        config = self.mpesa_config.with_user(self.pos_manager)
+        config.write(
+            {
+                "initiator_name": "testapi",
+                "initiator_password": "Safaricom999!*!",
+                "initiator_certificate": base64.b64encode(pem),
+            }
+        )
+        initiator = config._initiator()
+        self.assertEqual(initiator.name, "testapi")
+        decrypted = key.decrypt(base64.b64decode(initiator.credential), padding.PKCS1v15())
+        self.assertEqual(decrypted, b"Safaricom999!*!")
+        config.security_credential = "UGFzdGVkRnJvbVBvcnRhbA=="  # pasted from the Daraja portal: it wins
+        self.assertEqual(config._initiator().credential, "UGFzdGVkRnJvbVBvcnRhbA==")
+        with self.assertRaises(ValidationError):
+            config.write({"initiator_certificate": base64.b64encode(b"not a certificate")})
