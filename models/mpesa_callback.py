@@ -47,6 +47,11 @@ LIVE_PAYMENT_SQL = "status = 'success' AND duplicate_of_id IS NULL"
 CLAIMABLE_SQL = LIVE_PAYMENT_SQL + " AND is_claimed IS NOT TRUE"
 LIVE_PAYMENT = SQL(LIVE_PAYMENT_SQL)  # for queries: the same text as the indexes' predicates
 CLAIMABLE = SQL(CLAIMABLE_SQL)
+# an STK payment the query confirmed without a receipt (its callback lost): its C2B twin may bring it
+STK_QUERY_ONLY_SQL = (
+    "callback_type = 'stk' AND status = 'success' AND mpesa_receipt_number IS NULL"
+    " AND duplicate_of_id IS NULL"
+)
 # context key and transaction data key of the till messages sent after the answer (_bus_later)
 BUS_AFTER_ANSWER = "pos_mpesa.bus_after_answer"
 
@@ -191,6 +196,9 @@ class MpesaCallback(models.Model):
     _claimable_idx = models.Index(f"(config_id, amount, received_date DESC) WHERE {CLAIMABLE_SQL}")
     # the STK recovery cron: pending pushes only
     _stk_pending_idx = models.Index("(request_date) WHERE status = 'pending' AND callback_type = 'stk'")
+    # every C2B confirmation looks for an STK payment the query confirmed without a receipt (mpesa_stk.py):
+    # those rows only, a handful, so the look-up costs nothing at a million rows
+    _stk_query_only_idx = models.Index(f"(config_id, amount, request_date) WHERE {STK_QUERY_ONLY_SQL}")
 
     @api.depends("mpesa_receipt_number", "checkout_request_id", "callback_type")
     def _compute_name(self):
