@@ -2,7 +2,8 @@
 
 Daraja signs nothing (docs/daraja.md, "Callback security"): the URLs we give Safaricom carry the account's
 secret token (masked in the server log, see request_log.py). Here: read the body once, find which
-account authenticated the request, parse it, and hand it to its domain (mpesa_stk.py, mpesa_c2b.py).
+account authenticated the request, parse it, and hand it to its domain (mpesa_stk.py, mpesa_c2b.py;
+the results of receipt lookups and reversals: mpesa_daraja_request.py).
 Authenticated requests are stored before they are acknowledged, even unreadable ones; requests
 nobody authenticated are only counted (mpesa.rejected.request), so a flood costs almost nothing.
 The tills are told after the answer was written (_answer): Safaricom waits for the answer only.
@@ -34,6 +35,7 @@ RAW_MAX_BYTES = 64 * 1024  # the most of a body we store; larger ones are refuse
 READ_LIMIT_BYTES = 1024 * 1024  # a body larger than this is not even read
 BODY_KEY = "pos_mpesa.body"  # the body, read once: Odoo may run the route again after a conflict
 # no route max_content_length: werkzeug would answer 413 before this controller runs, leaving no trace
+RESULT_KINDS = ("result", "timeout")  # a result is stored as it came: its domain reads it
 ROUTE = {"type": "http", "auth": "public", "methods": ["POST"], "csrf": False, "save_session": False}
 
 
@@ -65,6 +67,16 @@ class MpesaCallbackController(http.Controller):
     def c2b_validation(self, token, **_query):
         return self._handle("c2b_validation", token)
 
+    @http.route("/pos_lipa/cb/<string:token>/result", **ROUTE)
+    def daraja_result(self, token, **_query):
+        """The Result of a Transaction Status or Reversal request."""
+        return self._handle("result", token)
+
+    @http.route("/pos_lipa/cb/<string:token>/timeout", **ROUTE)
+    def daraja_queue_timeout(self, token, **_query):
+        """A Transaction Status or Reversal request waited too long in Daraja's queue."""
+        return self._handle("timeout", token)
+
     # ------------------------------------------------------------------ one request
 
     def _handle(self, kind, token):
@@ -85,6 +97,13 @@ class MpesaCallbackController(http.Controller):
                     raise Refused("Unknown callback token", 403)
             if too_large:
                 raise Refused(f"Payload larger than {RAW_MAX_BYTES // 1024} KiB", 413, config)
+            if kind in RESULT_KINDS:
+                if not body.strip():
+                    raise Refused("Empty body", 400, config)
+                with request.env.cr.savepoint():
+                    Requests = request.env["mpesa.daraja.request"].sudo().with_context(**self._bus_context())
+                    Requests._on_result(config, text, kind == "timeout", remote_addr)
+                return self._reply(ACCEPTED)
             kind, parsed = self._parse(body, kind, config)
             if token is None:
                 config = self._public_account(parsed)

@@ -95,6 +95,23 @@ class MpesaPosController(http.Controller):
             pos_config_id=pos_config_id,
         )
 
+    @http.route("/mpesa/reverse", type="jsonrpc", auth="user", methods=["POST"])
+    def reverse(self, order_id=None, amount=None, pos_config_id=None, refund_order_uuid=None, **_ignored):
+        """Send back on M-Pesa the payment of exactly ``amount`` of the refunded order (M-Pesa Refunds
+        group only); the result comes by bus (MPESA_REVERSAL_RESULT) or /mpesa/reversal_status."""
+        return _safe(
+            "_pos_reverse",
+            order_id=order_id,
+            amount=amount,
+            pos_config_id=pos_config_id,
+            refund_order_uuid=refund_order_uuid,
+        )
+
+    @http.route("/mpesa/reversal_status", type="jsonrpc", auth="user", methods=["POST"])
+    def reversal_status(self, reversal_id=None, pos_config_id=None, **_ignored):
+        """Where a reversal stands: pending, reversed, already_reversed, refused or timeout."""
+        return _safe("_pos_reversal_status", reversal_id=reversal_id, pos_config_id=pos_config_id)
+
     @http.route("/mpesa/register_c2b_urls", type="jsonrpc", auth="user", methods=["POST"])
     def register_c2b_urls(self, mpesa_config_id=None, force=False, **_ignored):
         """Register the C2B confirmation/validation URLs (settings administrators only)."""

@@ -2,10 +2,13 @@ from . import mpesa_oauth_token
 from . import mpesa_config
 from . import mpesa_initiator
 from . import mpesa_callback
+from . import mpesa_daraja_request
 from . import mpesa_claim
 from . import mpesa_stk
 from . import mpesa_c2b
 from . import mpesa_pull
+from . import mpesa_reversal
+from . import mpesa_lookup
 from . import mpesa_pos_request
 from . import mpesa_rejected_request
 from . import mpesa_test_payment

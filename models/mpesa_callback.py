@@ -112,6 +112,7 @@ class MpesaCallback(models.Model):
             ("pos", "POS request"),
             ("query", "STK Query"),
             ("pull", "Pull Transactions"),
+            ("status", "Transaction Status"),
         ],
         readonly=True,
     )
@@ -340,16 +341,22 @@ class MpesaCallback(models.Model):
         Safaricom waits for the callback's answer, not for the tills; the callback controller
         sends the queue once the transaction committed and the answer was written
         (controllers/callback.py)."""
-        if not self or not self.env.context.get(BUS_AFTER_ANSWER):
+        return self._bus_queue(self, method)
+
+    @api.model
+    def _bus_queue(self, records, method):
+        """_bus_later for ``records`` of any model (the results of mpesa_daraja_request.py too)."""
+        if not records or not self.env.context.get(BUS_AFTER_ANSWER):
             return False
-        self.env.cr.postcommit.data.setdefault(BUS_AFTER_ANSWER, []).append((method, self.ids))
+        queued = self.env.cr.postcommit.data.setdefault(BUS_AFTER_ANSWER, [])
+        queued.append((records._name, method, records.ids))
         return True
 
     @api.model
     def _bus_send_queued(self, queued):
         """Send what _bus_later queued, in this (new) transaction."""
-        for method, ids in queued:
-            getattr(self.sudo().browse(ids).exists(), method)()
+        for model, method, ids in queued:
+            getattr(self.env[model].sudo().browse(ids).exists(), method)()
 
     # ================================================================== what could not be used
 

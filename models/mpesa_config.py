@@ -20,6 +20,8 @@ _logger = logging.getLogger(__name__)
 CALLBACK_PATH_STK = "/pos_lipa/cb/%s/stk"
 CALLBACK_PATH_C2B_CONFIRM = "/pos_lipa/cb/%s/c2b/confirm"
 CALLBACK_PATH_C2B_VALIDATE = "/pos_lipa/cb/%s/c2b/validate"
+CALLBACK_PATH_RESULT = "/pos_lipa/cb/%s/result"  # Transaction Status and Reversal results
+CALLBACK_PATH_TIMEOUT = "/pos_lipa/cb/%s/timeout"  # their queue-timeout notices
 PUBLIC_CALLBACK_PATH = "/mpesa/callback"
 
 # Safaricom's published callback source addresses (docs/daraja.md, "Callback security"), offered as a default
@@ -158,6 +160,18 @@ class MpesaConfig(models.Model):
     c2b_validation_url = fields.Char(
         string="C2B Validation URL", compute="_compute_callback_urls", groups=MANAGER_GROUP
     )
+    result_url = fields.Char(
+        string="Result URL",
+        compute="_compute_callback_urls",
+        groups=MANAGER_GROUP,
+        help="Where M-Pesa posts the results of receipt lookups and reversals.",
+    )
+    queue_timeout_url = fields.Char(
+        string="Queue Timeout URL",
+        compute="_compute_callback_urls",
+        groups=MANAGER_GROUP,
+        help="Where M-Pesa says that a lookup or reversal waited too long in its queue.",
+    )
     public_callback_url = fields.Char(
         string="Public Callback URL",
         compute="_compute_callback_urls",
@@ -188,6 +202,8 @@ class MpesaConfig(models.Model):
             config.stk_callback_url = base + CALLBACK_PATH_STK % token
             config.c2b_confirmation_url = base + CALLBACK_PATH_C2B_CONFIRM % token
             config.c2b_validation_url = base + CALLBACK_PATH_C2B_VALIDATE % token
+            config.result_url = base + CALLBACK_PATH_RESULT % token
+            config.queue_timeout_url = base + CALLBACK_PATH_TIMEOUT % token
             config.public_callback_url = base + PUBLIC_CALLBACK_PATH
 
     def _compute_callback_count(self):

@@ -1,11 +1,11 @@
 """What the till asks (controllers/main.py): every parameter checked, every row checked to be the
-asking till's, then handed to its domain (mpesa_stk.py, mpesa_c2b.py, mpesa_claim.py).
+asking till's, then handed to its domain (mpesa_stk.py, mpesa_c2b.py, mpesa_claim.py, mpesa_reversal.py).
 
 Every refusal becomes {"success": false, "message": ...} for the cashier.
 """
 
 import re
-from decimal import InvalidOperation
+from decimal import Decimal, InvalidOperation
 
 from odoo import _lt, api, models
 from odoo.exceptions import UserError
@@ -13,6 +13,7 @@ from odoo.fields import Domain
 
 from ..daraja import DarajaValidationError, normalize_phone, validate_amount
 from .mpesa_claim import MSG_OTHER_ACCOUNT
+from .mpesa_reversal import REFUND_GROUP
 from .mpesa_stk import MSG_ALREADY
 from .mpesa_utils import MANAGER_GROUP, to_decimal
 
@@ -23,6 +24,10 @@ MSG_CLAIMED = _lt("Callback reconciled successfully")
 MSG_ACCESS = _lt("Access denied: you must be a Point of Sale user")
 MSG_METHOD_NOT_ON_TILL = _lt("This payment method is not used by this point of sale")
 MSG_NUL = _lt("A request parameter contains a NUL character")
+MSG_NOT_REFUNDER = _lt(
+    "Only users of the group M-Pesa Refunds can send money back on M-Pesa: refund another way, "
+    "or ask a manager."
+)
 
 
 class MpesaRequestError(Exception):
@@ -256,6 +261,35 @@ class MpesaCallback(models.Model):
             "message": str(MSG_CLAIMED),
             "receipt_number": row.mpesa_receipt_number or "",
         }
+
+    # ================================================================== refunds by Reversal
+
+    @api.model
+    def _pos_reverse(self, order_id=None, amount=None, pos_config_id=None, refund_order_uuid=None):
+        """Reverse on M-Pesa the payment of the refunded order ``order_id`` of exactly ``amount``."""
+        if not self.env.user.has_group(REFUND_GROUP):
+            raise MpesaRequestError(str(MSG_NOT_REFUNDER))
+        if not _is_int(order_id):
+            raise MpesaRequestError(self.env._("order_id must be the refunded order's id"))
+        order, _key = self._resolve_order(order_id)
+        if isinstance(amount, bool) or not isinstance(amount, (int, float, str)):
+            raise MpesaRequestError(self.env._("Invalid amount: whole shillings only"))
+        amount_int = validate_amount(amount)
+        pos_config = self._pos_config_for_request(pos_config_id)
+        refund_key = self._order_key_param(refund_order_uuid, "refund_order_uuid")
+        return self.sudo()._reversal_start(order, Decimal(amount_int), pos_config, refund_key)
+
+    @api.model
+    def _pos_reversal_status(self, reversal_id=None, pos_config_id=None):
+        """Where a reversal stands, for the user or till that asked for it (or a manager)."""
+        if not _is_int(reversal_id):
+            raise MpesaRequestError(self.env._("reversal_id must be an integer"))
+        request = self.env["mpesa.daraja.request"].sudo().browse(reversal_id).exists()
+        pos_config = self._pos_config_for_request(pos_config_id)
+        mine = request.user_id == self.env.user or (pos_config and request.pos_config_id == pos_config)
+        if request.kind != "reversal" or not (mine or self.env.user.has_group(MANAGER_GROUP)):
+            raise MpesaRequestError(self.env._("Unknown reversal"))
+        return request._reversal_answer()
 
     @api.model
     def _resolve_order(self, order_id):

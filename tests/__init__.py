@@ -7,3 +7,4 @@ from . import test_money_safety
 from . import test_claim_scope
 from . import test_caches
 from . import test_pull
+from . import test_reversal_lookup

@@ -298,3 +298,54 @@ class MpesaCase(HttpCase):
             vals.update(claim_order_key="claimed-order", claimed_by_id=self.pos_user.id)
         vals.update(extra)
         return self.Callback.sudo().create(vals)
+
+    def sync_order(self, order_uuid, row, checkout_request_id=None, amount=100):
+        """The till's order paid by ``row`` (or the STK push ``checkout_request_id``) reaches the server."""
+        if not self.pos_config.current_session_id:
+            self.pos_config.open_ui()
+            self.pos_config.current_session_id.set_opening_control(0, None)
+        session = self.pos_config.current_session_id
+        product = self.env["product.product"].create(
+            {"name": "Chair", "list_price": amount, "available_in_pos": True, "taxes_id": [(5, 0, 0)]}
+        )
+        order_data = {
+            "uuid": order_uuid,
+            "name": f"Order {order_uuid}",
+            "session_id": session.id,
+            "pricelist_id": self.pos_config.pricelist_id.id,
+            "user_id": self.env.uid,
+            "amount_paid": amount,
+            "amount_return": 0,
+            "amount_tax": 0,
+            "amount_total": amount,
+            "date_order": fields.Datetime.to_string(fields.Datetime.now()),
+            "last_order_preparation_change": "{}",
+            "state": "paid",
+            "lines": [
+                order_line(product, amount),
+            ],
+            "payment_ids": [
+                (
+                    0,
+                    0,
+                    {
+                        "amount": amount,
+                        "name": fields.Datetime.now(),
+                        "payment_method_id": self.mpesa_method.id,
+                        **(
+                            {
+                                "mpesa_checkout_request_id": checkout_request_id,
+                                "mpesa_phone_number": "254712345600",
+                            }
+                            if checkout_request_id
+                            else {
+                                "mpesa_receipt_number": row.mpesa_receipt_number,
+                                "mpesa_callback_id": row.id,
+                            }
+                        ),
+                    },
+                )
+            ],
+        }
+        result = self.env["pos.order"].with_user(self.pos_user).sync_from_ui([order_data])
+        return self.env["pos.order"].browse(result["pos.order"][0]["id"])

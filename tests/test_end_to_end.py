@@ -9,7 +9,7 @@ from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
-from .common import MpesaCase, order_line
+from .common import MpesaCase
 
 
 @tagged("post_install", "-at_install")
@@ -60,7 +60,7 @@ class TestEndToEnd(MpesaCase):
         self.assertEqual(row.mpesa_receipt_number, result["receipt_number"])
         self.assertTrue(row.is_claimed)  # taken by the till that pushed
         # the order reaches the server with the payment line: final link by CheckoutRequestID
-        order = self._sync_order(order_uuid, row, checkout_request_id=checkout_id)
+        order = self.sync_order(order_uuid, row, checkout_request_id=checkout_id)
         row.invalidate_recordset()
         self.assertEqual(row.pos_order_id, order)
         self.assertEqual(row.pos_payment_id.mpesa_callback_id, row)
@@ -157,7 +157,7 @@ class TestEndToEnd(MpesaCase):
 
         # the order reaches the server: the row gets its final link
         row = self.Callback.sudo().browse(callback["id"])
-        order = self._sync_order(order_uuid, row)
+        order = self.sync_order(order_uuid, row)
         row.invalidate_recordset()
         self.assertEqual(row.pos_order_id, order)
         self.assertEqual(row.pos_payment_id.pos_order_id, order)
@@ -172,56 +172,6 @@ class TestEndToEnd(MpesaCase):
             self.env.cr.savepoint(),
             mute_logger("odoo.addons.pos_mpesa"),
         ):
-            self._sync_order(str(uuid.uuid4()), row)
+            self.sync_order(str(uuid.uuid4()), row)
         row.invalidate_recordset()
         self.assertEqual(row.pos_order_id, order)
-
-    def _sync_order(self, order_uuid, row, checkout_request_id=None):
-        if not self.pos_config.current_session_id:
-            self.pos_config.open_ui()
-            self.pos_config.current_session_id.set_opening_control(0, None)
-        session = self.pos_config.current_session_id
-        product = self.env["product.product"].create(
-            {"name": "Chair", "list_price": 100, "available_in_pos": True, "taxes_id": [(5, 0, 0)]}
-        )
-        order_data = {
-            "uuid": order_uuid,
-            "name": f"Order {order_uuid}",
-            "session_id": session.id,
-            "pricelist_id": self.pos_config.pricelist_id.id,
-            "user_id": self.env.uid,
-            "amount_paid": 100,
-            "amount_return": 0,
-            "amount_tax": 0,
-            "amount_total": 100,
-            "date_order": fields.Datetime.to_string(fields.Datetime.now()),
-            "last_order_preparation_change": "{}",
-            "state": "paid",
-            "lines": [
-                order_line(product),
-            ],
-            "payment_ids": [
-                (
-                    0,
-                    0,
-                    {
-                        "amount": 100,
-                        "name": fields.Datetime.now(),
-                        "payment_method_id": self.mpesa_method.id,
-                        **(
-                            {
-                                "mpesa_checkout_request_id": checkout_request_id,
-                                "mpesa_phone_number": "254712345600",
-                            }
-                            if checkout_request_id
-                            else {
-                                "mpesa_receipt_number": row.mpesa_receipt_number,
-                                "mpesa_callback_id": row.id,
-                            }
-                        ),
-                    },
-                )
-            ],
-        }
-        result = self.env["pos.order"].with_user(self.pos_user).sync_from_ui([order_data])
-        return self.env["pos.order"].browse(result["pos.order"][0]["id"])

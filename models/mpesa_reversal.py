@@ -1,0 +1,195 @@
+"""Refunds by Reversal: an M-Pesa sale refunded in the POS goes back to the customer's M-Pesa.
+
+The till asks (/mpesa/reverse, checked in mpesa_pos_request.py) for a refund order's M-Pesa line; the
+server takes the payment of the refunded order with exactly that amount (M-Pesa reverses whole
+payments only: docs/daraja.md, "APIs for records and refunds"), sends a Reversal
+(mpesa_daraja_request.py) and tells the till the result on the bus (MPESA_REVERSAL_RESULT), the till
+asking /mpesa/reversal_status as fallback. Only users of the group "M-Pesa Refunds" may do it. The
+payment's row records its reversal; the database holds at most one reversal in flight or done per
+payment (mpesa_daraja_request.py, _reversal_live_uniq).
+"""
+
+import logging
+
+from odoo import fields, models
+from odoo.tools import format_amount
+from psycopg2 import errors as pg_errors
+
+from ..daraja import DarajaError, DarajaTransportError
+from ..daraja.records import reversal_outcome
+
+_logger = logging.getLogger(__name__)
+
+REFUND_GROUP = "pos_mpesa.group_mpesa_refund"
+
+
+class MpesaCallback(models.Model):
+    _inherit = "mpesa.callback"
+
+    reversal_state = fields.Selection(
+        [("reversed", "Reversed"), ("reversed_elsewhere", "Reversed Outside Odoo")],
+        readonly=True,
+        copy=False,
+        help="The money went back to the payer by an M-Pesa reversal.",
+    )
+    reversal_receipt = fields.Char(readonly=True, copy=False, help="The receipt of the reversal.")
+    reversal_date = fields.Datetime(string="Reversed On", readonly=True, copy=False)
+    reversal_request_ids = fields.One2many(
+        "mpesa.daraja.request", "callback_id", string="Requests", domain=[("kind", "=", "reversal")]
+    )
+
+    def _reversal_candidates(self, order):
+        """The live M-Pesa payments of ``order``, oldest first."""
+        payments = self.sudo().search([("pos_order_id", "=", order.id)], order="id")
+        return payments.filtered(lambda payment: payment._is_live_payment())
+
+    def _reversal_start(self, order, amount, pos_config, refund_order_key):
+        """Reverse the payment of ``order`` of exactly ``amount`` (a Decimal of whole shillings);
+        returns the till's answer (see MpesaDarajaRequest._reversal_answer)."""
+        env = self.env
+        payments = self._reversal_candidates(order)
+        if not payments:
+            return _refused(env._("This order was not paid with M-Pesa: refund it another way."))
+        same = payments.filtered(lambda p: p.currency_id.compare_amounts(p.amount, float(amount)) == 0)
+        payment = same.filtered(lambda p: not p.reversal_state)[:1]
+        if not payment:
+            if same:
+                return _refused(
+                    env._(
+                        "M-Pesa payment %(receipt)s was already reversed.",
+                        receipt=same[0].mpesa_receipt_number,
+                    )
+                )
+            return _refused(
+                env._(
+                    "M-Pesa reverses whole payments only. This order's M-Pesa payments: %(amounts)s. "
+                    "Refund exactly one of them on M-Pesa, and the rest another way.",
+                    amounts=", ".join(format_amount(env, p.amount, p.currency_id) for p in payments),
+                )
+            )
+        config = payment.config_id
+        initiator = config and config._initiator()
+        if not initiator:
+            return _refused(
+                env._("This M-Pesa account has no initiator for reversals: a manager sets it on the account.")
+            )
+        if not payment.mpesa_receipt_number:
+            return _refused(
+                env._("This M-Pesa payment has no receipt yet: it cannot be reversed until M-Pesa gives one.")
+            )
+        urls = config.sudo()
+        vals = {
+            "kind": "reversal",
+            "receipt": payment.mpesa_receipt_number,
+            "amount": payment.amount,
+            "callback_id": payment.id,
+            "pos_config_id": pos_config.id or False,
+            "pos_order_id": order.id,
+            "refund_order_key": refund_order_key or False,
+        }
+        Requests = env["mpesa.daraja.request"].sudo()
+        try:
+            request = Requests._send(
+                config,
+                vals,
+                lambda client: client.reversal(
+                    payment.mpesa_receipt_number,
+                    amount,
+                    initiator,
+                    urls.result_url,
+                    urls.queue_timeout_url,
+                    remarks=f"Refund {order.name}"[:100],
+                ),
+            )
+        except pg_errors.UniqueViolation:
+            return _refused(env._("This M-Pesa payment is already being reversed, or was reversed."))
+        except DarajaTransportError as error:
+            _logger.warning(
+                "Reversal for account %s: no usable answer (ambiguous=%s)", config.id, error.ambiguous
+            )
+            if error.ambiguous:
+                return _refused(
+                    env._(
+                        "No answer from M-Pesa: the reversal may have been received. Do not refund another "
+                        "way: a manager checks the payment's reversal in the back office."
+                    )
+                )
+            return _refused(env._("Cannot reach M-Pesa: %(error)s", error=error.message))
+        except DarajaError as error:
+            return _refused(
+                env._("M-Pesa refused the reversal: %(error)s", error=config._format_daraja_error(error))
+            )
+        return request._reversal_answer()
+
+
+class MpesaDarajaRequest(models.Model):
+    _inherit = "mpesa.daraja.request"
+
+    def _on_result_of_reversal(self, result):
+        outcome = reversal_outcome(result)
+        self.write({"outcome": outcome})
+        payment = self.callback_id
+        if payment and not payment.reversal_state and outcome in ("reversed", "already_reversed"):
+            payment.write(
+                {
+                    "reversal_state": "reversed" if outcome == "reversed" else "reversed_elsewhere",
+                    "reversal_receipt": self.result_receipt if outcome == "reversed" else False,
+                    "reversal_date": fields.Datetime.now(),
+                }
+            )
+        self._reversal_notify()
+
+    def _on_timeout_reversal(self):
+        self._reversal_notify()
+
+    def _reversal_notify(self):
+        """Tell the till that asked (after the answer to Safaricom, when a callback brought it)."""
+        if self.env["mpesa.callback"]._bus_queue(self, "_reversal_notify"):
+            return
+        for request in self.filtered("pos_config_id"):
+            request.pos_config_id._notify("MPESA_REVERSAL_RESULT", request._reversal_answer())
+
+    def _reversal_answer(self):
+        """What the till is told: {success, status, message, reversal_id, receipt_number, reversal_receipt}.
+        status: pending, reversed, already_reversed, refused, timeout."""
+        self.ensure_one()
+        env = self.env
+        amount = format_amount(env, self.amount, self.currency_id)
+        if self.state in ("sending", "sent"):
+            status, message = "pending", env._("Reversal sent to M-Pesa; waiting for its answer.")
+        elif self.state == "timeout":
+            status = "timeout"
+            message = env._(
+                "M-Pesa dropped the reversal from its queue: nothing was sent back. Try again, or refund "
+                "another way."
+            )
+        elif self.outcome == "reversed":
+            status = "reversed"
+            message = env._(
+                "%(amount)s sent back to the customer on M-Pesa (reversal %(receipt)s).",
+                amount=amount,
+                receipt=self.result_receipt or "",
+            )
+        elif self.outcome == "already_reversed":
+            status = "already_reversed"
+            message = env._(
+                "M-Pesa says payment %(receipt)s was already reversed: the customer has the money back.",
+                receipt=self.receipt,
+            )
+        else:
+            status = "refused"
+            message = env._(
+                "M-Pesa refused the reversal: %(reason)s", reason=self.result_desc or self.note or ""
+            )
+        return {
+            "success": True,
+            "status": status,
+            "message": message,
+            "reversal_id": self.id,
+            "receipt_number": self.receipt or "",
+            "reversal_receipt": self.result_receipt or "",
+        }
+
+
+def _refused(message):
+    return {"success": False, "status": "refused", "message": message}
