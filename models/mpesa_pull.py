@@ -17,7 +17,7 @@ import logging
 from datetime import datetime, timedelta, timezone
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 
 from ..daraja import DarajaError
 from ..daraja.callbacks import C2BNotification
@@ -89,7 +89,7 @@ class MpesaConfig(models.Model):
         """Store the C2B transactions of [start, end] we have no row for; returns how many were stored."""
         self.ensure_one()
         now = datetime.now(timezone.utc)
-        end = end or now
+        end = min(end or now, now)  # nothing is paid in the future
         if start is None:
             last = self.last_pull_date.replace(tzinfo=timezone.utc) if self.last_pull_date else None
             start = (last - PULL_OVERLAP) if last else now - PULL_FIRST
@@ -120,7 +120,43 @@ class MpesaConfig(models.Model):
             )
             row = Callback._c2b_process(notification, raw, "pull", self)
             stored += row.source == "pull"  # else the receipt of a query-confirmed STK payment
-        self.write({"last_pull_date": end.astimezone(timezone.utc).replace(tzinfo=None)})
+        pulled_until = end.astimezone(timezone.utc).replace(tzinfo=None)
+        if not self.last_pull_date or pulled_until > self.last_pull_date:  # a range in the past: no step back
+            self.write({"last_pull_date": pulled_until})
         if stored:
             _logger.info("M-Pesa account %s: %s missed C2B payment(s) recovered by pull", self.id, stored)
         return stored
+
+
+class MpesaPullRange(models.TransientModel):
+    _name = "mpesa.pull.range"
+    _description = "Pull M-Pesa Payments of a Time Range"
+
+    config_id = fields.Many2one("mpesa.config", string="M-Pesa Account", required=True, readonly=True)
+    start = fields.Datetime(required=True, default=lambda self: fields.Datetime.now() - timedelta(hours=2))
+    end = fields.Datetime(required=True, default=fields.Datetime.now)
+
+    @api.constrains("start", "end")
+    def _check_range(self):
+        now = fields.Datetime.now()
+        for wizard in self:
+            if wizard.start >= wizard.end:
+                raise ValidationError(self.env._("The start must be before the end."))
+            if wizard.start < now - PULL_KEPT:
+                raise ValidationError(self.env._("M-Pesa answers for the last 48 hours only."))
+
+    def action_pull(self):
+        self.ensure_one()
+        check_manager(self.env, self.env._("Only Point of Sale managers can manage M-Pesa accounts."))
+        start, end = (moment.replace(tzinfo=timezone.utc) for moment in (self.start, self.end))
+        try:
+            stored = self.config_id.sudo()._pull_missed(start, end)
+        except DarajaError as error:
+            raise UserError(
+                self.env._("Pull failed: %(error)s", error=self.config_id._format_daraja_error(error))
+            ) from None
+        return self.config_id._notification(
+            self.env._("M-Pesa"),
+            self.env._("%(count)s missed payment(s) recovered.", count=stored),
+            "success" if stored else "info",
+        )

@@ -2,8 +2,10 @@
 Daraja's Pull Transactions, once, and offered to the tills like any C2B payment."""
 
 import time
+from datetime import timedelta
 
-from odoo.exceptions import UserError
+from odoo import fields
+from odoo.exceptions import UserError, ValidationError
 from odoo.tests import tagged
 
 from .common import MpesaCase
@@ -85,3 +87,37 @@ class TestPull(MpesaCase):
         self.assertEqual(row.mpesa_receipt_number, receipt)
         live = self.rows(receipt).filtered(lambda r: r._is_live_payment())
         self.assertEqual(live, row)  # one payment, whether its C2B twin came or not
+
+    def test_pull_a_chosen_range(self):
+        lost = self.pay(140, "lost")
+        self.config.action_register_pull()
+        now = fields.Datetime.now()
+        self.mpesa_config.sudo().last_pull_date = now  # the cron's window is behind the payment
+        Range = self.env["mpesa.pull.range"].with_user(self.pos_manager)
+        with self.assertRaises(ValidationError):  # M-Pesa keeps 48 hours
+            Range.create({"config_id": self.mpesa_config.id, "start": now - timedelta(hours=49), "end": now})
+        wizard = Range.create(
+            {
+                "config_id": self.mpesa_config.id,
+                "start": now - timedelta(hours=1),
+                "end": now + timedelta(minutes=1),
+            }
+        )
+        action = wizard.action_pull()
+        self.assertIn("1 missed payment", action["params"]["message"])
+        self.assertEqual(self.rows(lost).source, "pull")
+        pulled_until = self.mpesa_config.last_pull_date
+        self.assertTrue(now <= pulled_until <= now + timedelta(minutes=1))
+        # a range in the past does not move the next pull's start back
+        Range.create(
+            {
+                "config_id": self.mpesa_config.id,
+                "start": now - timedelta(hours=3),
+                "end": now - timedelta(hours=2),
+            }
+        ).action_pull()
+        self.assertEqual(self.mpesa_config.last_pull_date, pulled_until)
+        with self.assertRaises(UserError):
+            Range.with_user(self.pos_user).create(
+                {"config_id": self.mpesa_config.id, "start": now - timedelta(hours=1), "end": now}
+            ).action_pull()

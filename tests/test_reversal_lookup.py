@@ -136,7 +136,9 @@ class TestDarajaRequests(MpesaCase):
         self.assertIn("whole payments only", partial["message"])
         cents = self.reverse(order, 199.5)
         self.assertFalse(cents["success"])
-        self.assertFalse(self.Requests.search([]), "nothing was sent to M-Pesa")
+        self.assertFalse(
+            self.Requests.search([("pos_order_id", "=", order.id)]), "nothing was sent to M-Pesa"
+        )
         row.invalidate_recordset()
         self.assertFalse(row.reversal_state)
 
@@ -238,14 +240,15 @@ class TestDarajaRequests(MpesaCase):
         # a result nobody asked for is kept, acknowledged
         stranger = {"Result": {**result["Result"], "OriginatorConversationID": "AG_UNKNOWN"}}
         self.assertEqual(self.post_json(self.result_url(), stranger).json(), ACCEPTED)
-        kept = self.Requests.search([("state", "=", "unmatched")])
-        self.assertEqual((len(kept), kept.originator_conversation_id), (1, "AG_UNKNOWN"))
+        kept = self.Requests.search([("originator_conversation_id", "=", "AG_UNKNOWN")])
+        self.assertEqual((len(kept), kept.state), (1, "unmatched"))
         # unreadable, but authenticated: kept too; an unknown token: refused, nothing kept
         self.assertEqual(self.post_json(self.result_url(), None, raw="{not json").json(), ACCEPTED)
-        self.assertEqual(self.Requests.search_count([("state", "=", "unmatched")]), 2)
-        refused = self.post_json("/pos_lipa/cb/%s/result" % ("0" * 48), result)
+        self.assertEqual(self.Requests.search_count([("result_payload", "=", "{not json")]), 1)
+        forged = {"Result": {**result["Result"], "OriginatorConversationID": "AG_FORGED"}}
+        refused = self.post_json("/pos_lipa/cb/%s/result" % ("0" * 48), forged)
         self.assertEqual(refused.status_code, 403)
-        self.assertEqual(self.Requests.search_count([]), 3)
+        self.assertFalse(self.Requests.search([("result_payload", "like", "AG_FORGED")]))
 
     def test_a_result_faster_than_our_commit_is_adopted(self):
         early = {
@@ -263,7 +266,11 @@ class TestDarajaRequests(MpesaCase):
         )
         request._acknowledged(AsyncAck("AG_EARLY_C", "AG_EARLY_1", "Accept the service request."))
         self.assertEqual((request.state, request.outcome), ("done", "not_found"))
-        self.assertFalse(self.Requests.search([("state", "=", "unmatched")]))
+        self.assertFalse(
+            self.Requests.search(
+                [("originator_conversation_id", "=", "AG_EARLY_1"), ("id", "!=", request.id)]
+            )
+        )
         self.assertEqual(json.loads(request.result_payload), early)
 
     # ------------------------------------------------------------------ receipt lookup
