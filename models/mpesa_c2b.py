@@ -203,7 +203,7 @@ class MpesaCallback(models.Model):
         self.env.cr.execute(
             SQL(
                 """SELECT id, mpesa_receipt_number, phone_number, customer_name, amount,
-                          transaction_date, received_date, callback_type, bill_ref_number
+                          transaction_date, received_date, callback_type, bill_ref_number, source
                      FROM mpesa_callback
                     WHERE %s
                       AND config_id = ANY(%s) AND amount = %s AND received_date >= %s
@@ -235,6 +235,8 @@ class MpesaCallback(models.Model):
             "create_date": fields.Datetime.to_string(row["received_date"]),
             "type": row["callback_type"],
             "bill_ref_number": row["bill_ref_number"] or "",
+            # "pull" / "status": recovered from M-Pesa's records, its confirmation never came
+            "source": row["source"] or "",
         }
 
     # ================================================================== bus

@@ -60,6 +60,7 @@ class TestPull(MpesaCase):
         self.as_cashier()
         found = self.rpc("/mpesa/search_unreconciled_callbacks", {"amount": 130})
         self.assertEqual([cb["mpesa_receipt_number"] for cb in found["callbacks"]], [lost])
+        self.assertEqual(found["callbacks"][0]["source"], "pull")  # the popup says where it came from
 
     def test_pull_is_for_managers(self):
         with self.assertRaises(UserError):
