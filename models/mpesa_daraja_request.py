@@ -15,11 +15,12 @@ import json
 import logging
 
 from odoo import api, fields, models
+from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 from ..daraja import CallbackParseError, DarajaError, DarajaTransportError
 from ..daraja.records import parse_async_result
-from .mpesa_utils import db_text
+from .mpesa_utils import check_manager, db_text
 
 _logger = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ STATES = [
     ("timeout", "Timed Out in M-Pesa's Queue"),
     ("not_sent", "Not Sent"),
     ("unmatched", "Result Nobody Asked For"),
+    ("closed", "Closed by a Manager"),
 ]
 # a reversal that may still move the money, or did: at most one per payment (_reversal_live_uniq)
 LIVE_REVERSAL_SQL = (
@@ -107,6 +109,17 @@ class MpesaDarajaRequest(models.Model):
             request.display_name = " ".join(
                 part for part in (labels.get(request.kind) or self.env._("Result"), request.receipt) if part
             )
+
+    def action_close(self):
+        """A request M-Pesa never answered (no acknowledgement, no result): a manager who checked the
+        payment on the M-PESA portal closes it, so that the payment can be reversed again."""
+        check_manager(self.env, self.env._("Only Point of Sale managers can close an M-Pesa request."))
+        if any(request.state not in ("sending", "sent") for request in self):
+            raise UserError(self.env._("Only a request still waiting for M-Pesa can be closed."))
+        self.sudo().write(
+            {"state": "closed", "note": self.env._("Closed by %(user)s", user=self.env.user.name)}
+        )
+        return True
 
     # ================================================================== sending
 

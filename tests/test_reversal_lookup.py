@@ -76,7 +76,7 @@ class TestDarajaRequests(MpesaCase):
         return answer
 
     def reverse(self, order, amount):
-        return self.rpc(
+        return self.make_jsonrpc_request(
             "/mpesa/reverse",
             {
                 "order_id": order.id,
@@ -84,6 +84,7 @@ class TestDarajaRequests(MpesaCase):
                 "pos_config_id": self.pos_config.id,
                 "refund_order_uuid": str(uuid.uuid4()),
             },
+            timeout=60,  # the Daraja client's own timeout is 30 s
         )
 
     def reversal_result(self, started):
@@ -322,3 +323,28 @@ class TestDarajaRequests(MpesaCase):
         self.mpesa_config.write({"initiator_name": False})
         with self.assertRaises(UserError):
             self.look_up("SGR7ABC125")
+
+    def test_a_reversal_without_acknowledgement_waits_for_a_manager(self):
+        order, _row = self.paid_order(210)
+        # Daraja reverses, but its answer comes after the client's 30 s (and the Result much later)
+        self.sim_control(
+            "POST",
+            "options",
+            {"fault": "hang", "fault_apis": "reversal", "fault_hang_seconds": 31, "callback_delay": 300},
+        )
+        self.authenticate("mpesa_refunder", "mpesa_refunder")
+        try:
+            lost = self.reverse(order, 210)
+        finally:
+            self.sim_control("POST", "options", {"fault": "none"})
+        self.assertFalse(lost["success"])
+        self.assertIn("may have been received", lost["message"])
+        request = self.Requests.search([("pos_order_id", "=", order.id)])
+        self.assertEqual((request.state, request.originator_conversation_id), ("sent", False))
+        # the payment cannot be reversed a second time meanwhile
+        self.assertIn("already being reversed", self.reverse(order, 210)["message"])
+        with self.assertRaises(UserError):
+            request.with_user(self.pos_user).action_close()
+        request.with_user(self.pos_manager).action_close()
+        self.assertEqual(request.state, "closed")
+        self.assertEqual(self.reverse(order, 210)["status"], "pending")
