@@ -1,6 +1,18 @@
 """The /__sim__/ control API: list, force outcomes, trigger C2B, replay callbacks, reset.
 
-Documented in the README, "The Daraja simulator".
+Documented in the README, "The Daraja simulator". For outages (the reliability suite's "outage"):
+
+- `POST /__sim__/options {"fault": "no_answer", "fault_apis": "oauth,stk_push,stk_query"}`: those APIs
+  accept the connection and never answer until `{"fault": "none"}` (then the held connections are closed
+  without an answer); other APIs and the control API keep answering.
+- `POST /__sim__/down {"seconds": 30}` -> `{"down": true, "seconds": 30.0}`: that answer is sent, then the
+  port is closed (connections refused) and reopened by itself after `seconds` (0 < seconds <= 3600); the
+  state is kept and callbacks/results keep being delivered. Nothing answers while down, this API neither.
+- `POST /__sim__/options {"async_outcome": "result" | "timeout" | "none" | "twice"}`: what Transaction
+  Status and Reversal POST after their acknowledgement (records.py).
+- `GET /__sim__/stats` -> `{"oauth_requests": n, "tokens_issued": n, "api_requests": {"stk_push": n, ...},
+  "held": n}`: requests received per Daraja API since the start or the last reset (faulted ones included),
+  OAuth tokens issued, requests held by "no_answer" now.
 """
 
 import dataclasses
@@ -29,6 +41,7 @@ class ControlApi:
         self.c2b = c2b
         self.deliverer = deliverer
         self.scheduler = scheduler
+        self.go_down = None  # SimulatorServer.go_down(seconds), set by the server
 
     def handle(self, request, sub: str):
         try:
@@ -71,6 +84,8 @@ class ControlApi:
                 with self.state.lock:
                     counts = {"seen": self.state.fault_seen, "served": self.state.fault_served}
                 return json_response(200, {"fault": self.state.options.fault, **counts})
+            if sub == "stats":
+                return json_response(200, self.state.stats())
             raise ControlError(404, "Unknown control endpoint")
         if method != "POST":
             raise ControlError(405, "Use GET or POST")
@@ -100,6 +115,8 @@ class ControlApi:
             return json_response(200, self._set_options(data))
         if sub == "clock":
             return json_response(200, self._advance_clock(data))
+        if sub == "down":
+            return self._down(data)
         if sub == "reset":
             self.scheduler.clear()
             self.state.reset()
@@ -222,6 +239,17 @@ class ControlApi:
             if any(name.startswith("fault") for name in changes):
                 self.state.fault_seen = self.state.fault_served = 0  # counted from the new setting
             return candidate.public()
+
+    def _down(self, data: dict):
+        seconds = data.get("seconds")
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds <= 3600:
+            raise ControlError(400, "seconds must be a number of seconds, 0 < seconds <= 3600")
+        if self.go_down is None:
+            raise ControlError(501, "Only a running SimulatorServer can go down")
+        seconds = float(seconds)
+        response = json_response(200, {"down": True, "seconds": seconds})
+        response.after = lambda: self.go_down(seconds)  # the answer first, then the port closes
+        return response
 
     def _advance_clock(self, data: dict) -> dict:
         seconds = data.get("advance")

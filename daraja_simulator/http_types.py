@@ -1,6 +1,7 @@
 """Request/response values passed between the HTTP layer and the endpoint handlers."""
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .ids import request_id
@@ -29,6 +30,7 @@ class Response:
     body: bytes = b""
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
+    after: Callable[[], None] | None = None  # run once the answer is sent (the connection then closes)
 
 
 def json_response(status: int, payload) -> Response:

@@ -4,6 +4,13 @@
 Transaction Status and Reversal acknowledge at once and POST their Result to the ResultURL after the
 callback delay; both find the shortcode's real payments (C2B payments, STK payments included, and
 those whose confirmation was lost). Pull Transactions lists them for the last 48 hours.
+
+Option async_outcome (state.ASYNC_OUTCOMES) changes what follows the acknowledgement:
+- "result" (default): the Result, once, to the ResultURL.
+- "timeout": the request waited too long in M-Pesa's queue and was not processed (no reversal is made):
+  a queue-timeout notice (queue_timeout_result below) to the QueueTimeOutURL, after the callback delay.
+- "none": processed (a reversal is made), but nothing is ever POSTed.
+- "twice": processed once, the same Result POSTed twice (one after the other).
 """
 
 import secrets
@@ -21,6 +28,21 @@ PULL_DATE = "%Y-%m-%d %H:%M:%S"
 
 def _conversation() -> str:
     return f"AG_{datetime.now():%Y%m%d}_{secrets.token_hex(10)}"
+
+
+def queue_timeout_result(originator: str, conversation: str) -> dict:
+    """The Result of what the QueueTimeOutURL receives, {"Result": {...}}. An assumption: Safaricom
+    documents the URL (a request that waited too long in M-Pesa's queue) but publishes no sample body;
+    this is the Result envelope of docs/daraja.md ("APIs for records and refunds") with ResultType 1 and
+    the wording integrators quote for a queue timeout."""
+    return {
+        "ResultType": 1,
+        "ResultCode": 1,
+        "ResultDesc": "The service request has timed out.",
+        "OriginatorConversationID": originator,
+        "ConversationID": conversation,
+        "TransactionID": receipt_number(),
+    }
 
 
 def _ack(originator: str, conversation: str) -> dict:
@@ -82,25 +104,39 @@ class RecordsService:
     def _urls(self, body: dict) -> tuple[str, str]:
         return validate.url(body, "ResultURL"), validate.url(body, "QueueTimeOutURL")
 
-    def _later(self, kind: str, reference: str, url: str, result: dict) -> None:
-        self.scheduler.call_later(
-            self.state.options.callback_delay,
-            self.deliverer.deliver,
-            kind,
-            reference,
-            url,
-            {"Result": result},
-        )
+    def _later(self, kind: str, reference: str, url: str, result: dict, times: int = 1) -> None:
+        for _ in range(times):
+            self.scheduler.call_later(
+                self.state.options.callback_delay,
+                self.deliverer.deliver,
+                kind,
+                reference,
+                url,
+                {"Result": result},
+            )
+
+    def _outcome(self, kind: str, reference: str, result_url: str, result: dict) -> None:
+        """The Result as async_outcome says (the caller already handled "timeout")."""
+        outcome = self.state.options.async_outcome
+        if outcome != "none":
+            self._later(kind, reference, result_url, result, times=2 if outcome == "twice" else 1)
+
+    def _timed_out(self, kind: str, reference: str, timeout_url: str, originator: str, conversation: str):
+        """async_outcome "timeout": the acknowledgement, then the queue-timeout notice; nothing processed."""
+        self._later(f"{kind}_timeout", reference, timeout_url, queue_timeout_result(originator, conversation))
+        return json_response(200, _ack(originator, conversation))
 
     # -- Transaction Status ---------------------------------------------------------------------
     def transaction_status(self, request):
         require_token(self.state, request, C2B_FAMILY)
         body = validate.require_json_body(request, "Initiator")
         self._initiator(body)
-        result_url, _timeout_url = self._urls(body)
+        result_url, timeout_url = self._urls(body)
         receipt = str(body.get("TransactionID") or "").strip().upper()
         shortcode = str(body.get("PartyA") or "").strip()
         originator, conversation = conversation_id(), _conversation()
+        if self.state.options.async_outcome == "timeout":
+            return self._timed_out("transaction_status", receipt, timeout_url, originator, conversation)
         with self.state.lock:
             found = self._find(shortcode, receipt)
             account = self.state.c2b_accounts.get(shortcode)
@@ -137,7 +173,7 @@ class RecordsService:
                     ]
                 },
             )
-        self._later("transaction_status_result", receipt, result_url, result)
+        self._outcome("transaction_status_result", receipt, result_url, result)
         return json_response(200, _ack(originator, conversation))
 
     # -- Reversal -------------------------------------------------------------------------------
@@ -147,11 +183,13 @@ class RecordsService:
         self._initiator(body)
         if "RecieverIdentifierType" not in body:  # Daraja requires its own misspelling
             raise ApiError(400, "400.002.02", "Bad Request - Invalid RecieverIdentifierType")
-        result_url, _timeout_url = self._urls(body)
+        result_url, timeout_url = self._urls(body)
         amount = validate.amount(body)
         receipt = str(body.get("TransactionID") or "").strip().upper()
         shortcode = str(body.get("ReceiverParty") or "").strip()
         originator, conversation = conversation_id(), _conversation()
+        if self.state.options.async_outcome == "timeout":  # not processed: no reversal is made
+            return self._timed_out("reversal", receipt, timeout_url, originator, conversation)
         result = {"ResultType": 0, "OriginatorConversationID": originator, "ConversationID": conversation}
         with self.state.lock:
             found = self._find(shortcode, receipt)
@@ -185,7 +223,7 @@ class RecordsService:
                         ]
                     },
                 )
-        self._later("reversal_result", receipt, result_url, result)
+        self._outcome("reversal_result", receipt, result_url, result)
         return json_response(200, _ack(originator, conversation))
 
     # -- Pull Transactions ----------------------------------------------------------------------

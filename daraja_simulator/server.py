@@ -1,9 +1,17 @@
-"""HTTP layer: routing Daraja's paths, the control API and the phone page; start/stop."""
+"""HTTP layer: routing Daraja's paths, the control API and the phone page; start/stop.
+
+An outage (POST /__sim__/down {"seconds": N}, see SimulatorServer.go_down): the answer to that request is
+sent, then the listening socket is closed, so new connections are refused (ECONNREFUSED); a request that
+arrives meanwhile on a connection opened before gets no answer (the connection is closed). After N
+seconds the simulator listens again on the same host and port by itself. Its state (transactions,
+payments, tokens, options) is kept, and scheduled callbacks and results are still delivered meanwhile.
+"""
 
 import contextlib
 import html
 import logging
 import re
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -54,7 +62,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self):
         app = self.server.app
         response = self._read_request()
-        if isinstance(response, Request):
+        if app.state.down.is_set():  # a connection opened before the outage: no answer either
+            response = None
+        elif isinstance(response, Request):
             try:
                 response = app.dispatch(response)
             except ApiError as exc:
@@ -62,7 +72,14 @@ class _Handler(BaseHTTPRequestHandler):
             except Exception:
                 _logger.exception("simulator request failed")
                 response = ApiError(500, "500.003.1001", "Internal Server Error").response()
+        if response is None:  # no answer at all ("no_answer", or the simulator is down)
+            self.close_connection = True
+            return
         self._write(response)
+        if response.after is not None:
+            self.close_connection = True
+            self.wfile.flush()
+            response.after()
 
     def _read_request(self):
         """The parsed request, or an error Response when the body is refused (too big, chunked)."""
@@ -141,12 +158,16 @@ class _App:
             raise ApiError(404, "404.001.01", "Resource not found")
         return self._post_only(request, lambda req: self._with_fault(api, req, handler))
 
-    def _with_fault(self, api: str, request: Request, handler) -> Response:
-        """The handler's answer, unless the fault options (state.FAULTS) say this request fails."""
+    def _with_fault(self, api: str, request: Request, handler) -> Response | None:
+        """The handler's answer, unless the fault options (state.FAULTS) say this request fails
+        (None: no answer at all)."""
+        self.state.count_request(api)
         fault = self.state.take_fault(api)
         if fault is None:
             return handler(request)
         options = self.state.options
+        if fault == "no_answer":
+            return self._no_answer(request, handler, options.fault_processed)
         if fault == "hang":
             response = handler(request)
             self.state.stopping.wait(options.fault_hang_seconds)
@@ -165,6 +186,20 @@ class _App:
             with contextlib.suppress(ApiError):
                 handler(request)
         return _FAULT_RESPONSES[fault]()
+
+    def _no_answer(self, request: Request, handler, processed: bool) -> None:
+        """Hold this request (its own thread) until "no_answer" is switched off or the simulator stops."""
+        if processed:
+            with contextlib.suppress(ApiError):
+                handler(request)
+        with self.state.lock:
+            self.state.held += 1
+        try:
+            while not self.state.no_answer_over():
+                self.state.stopping.wait(0.05)
+        finally:
+            with self.state.lock:
+                self.state.held -= 1
 
     @staticmethod
     def _post_only(request, handler) -> Response:
@@ -216,6 +251,11 @@ class SimulatorServer:
         self._app = _App(self.state, odoo_url)
         self._httpd: _HttpServer | None = None
         self._thread: threading.Thread | None = None
+        # the outage: a lock for going down and up, and the thread that listens again
+        self._outage_lock = threading.Lock()
+        self._reopen_at = 0.0
+        self._reopener: threading.Thread | None = None
+        self._app.control.go_down = self.go_down
 
     @property
     def base_url(self) -> str:
@@ -236,23 +276,90 @@ class SimulatorServer:
         self.state.stopping.clear()
         self.port = httpd.server_address[1]
         self._httpd = httpd
+        self.state.down.clear()
         self._app.scheduler.start()
+        self._serve()
+        return self
+
+    def _serve(self) -> None:
         self._thread = threading.Thread(
-            target=httpd.serve_forever, args=(0.05,), name="daraja-sim-http", daemon=True
+            target=self._httpd.serve_forever, args=(0.05,), name="daraja-sim-http", daemon=True
         )
         self._thread.start()
-        return self
+
+    @property
+    def is_down(self) -> bool:
+        return self.state.down.is_set()
+
+    def go_down(self, seconds: float) -> None:
+        """Close the listening socket now and listen again on the same port after `seconds`; while it is
+        closed, connections are refused. Called again while down: the port reopens `seconds` from now."""
+        with self._outage_lock:
+            if self._httpd is None or self.state.stopping.is_set():
+                return
+            self._reopen_at = time.monotonic() + seconds
+            if self.state.down.is_set():
+                return
+            self._httpd.shutdown()  # the accept loop ends (never called from its own thread)
+            self._thread.join()
+            self._httpd.socket.close()
+            self.state.down.set()  # is_down: connections are refused from now on
+            self._reopener = threading.Thread(
+                target=self._reopen_later, name="daraja-sim-reopen", daemon=True
+            )
+            self._reopener.start()
+
+    def up(self) -> None:
+        """End an outage now (the port is listening again within a tenth of a second)."""
+        with self._outage_lock:
+            self._reopen_at = 0.0
+
+    def _reopen_later(self) -> None:
+        while True:
+            with self._outage_lock:
+                if self.state.stopping.is_set():
+                    return
+                left = self._reopen_at - time.monotonic()
+                if left <= 0:
+                    try:
+                        self._listen_again()
+                    except OSError as exc:  # the port is taken meanwhile: try again shortly
+                        _logger.warning("simulator: cannot listen again on port %s: %s", self.port, exc)
+                        left = 0.5
+                    else:
+                        self.state.down.clear()
+                        self._reopener = None
+                        return
+            self.state.stopping.wait(min(max(left, 0.01), 0.1))
+
+    def _listen_again(self) -> None:
+        httpd = self._httpd
+        sock = socket.socket(httpd.address_family, httpd.socket_type)
+        httpd.socket = sock
+        try:
+            httpd.server_bind()  # SO_REUSEADDR: the same host and port at once
+            httpd.server_activate()
+        except OSError:
+            sock.close()
+            raise
+        self._serve()
 
     def stop(self) -> None:
         if self._httpd is None:
             return
-        self.state.stopping.set()  # ends any deliberately slow answer now
+        self.state.stopping.set()  # ends any deliberately slow answer now, and any outage
+        with self._outage_lock:  # a going down or up in progress ends first
+            reopener = self._reopener
+        if reopener is not None:
+            reopener.join()
+            self._reopener = None
         self._app.scheduler.stop()
-        self._httpd.shutdown()
+        self._httpd.shutdown()  # returns at once when down (the accept loop already ended)
         self._httpd.server_close()  # joins the request threads
         self._thread.join()
         self._httpd = None
         self._thread = None
+        self.state.down.clear()
 
     def reset(self) -> None:
         self._app.scheduler.clear()

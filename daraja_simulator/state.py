@@ -1,4 +1,13 @@
-"""All mutable simulator state behind one lock: options, tokens, transactions, registrations."""
+"""All mutable simulator state behind one lock: options, tokens, transactions, registrations.
+
+Outage switches (for the reliability suite; the control API is in control.py):
+- fault "no_answer": the APIs of fault_apis accept the connection and read the request, then never
+  answer until the fault is switched off (the connection is then closed without an answer) or the
+  simulator stops. Each held request holds its own thread (the server is threaded): the control API and
+  the other APIs keep answering. With fault_processed the work is done first (a prompt is sent).
+- async_outcome: what Transaction Status and Reversal POST after their acknowledgement (records.py).
+- request counters: GET /__sim__/stats (OAuth calls and tokens, requests per API, held requests).
+"""
 
 import threading
 import time
@@ -24,6 +33,7 @@ FAULTS = (
     "empty_body",  # HTTP 200, empty body
     "html_body",  # HTTP 200, an HTML page (Apigee proxy)
     "hang",  # the answer comes fault_hang_seconds late (processed first): past the client's timeout
+    "no_answer",  # no answer at all until the fault is switched off; then the connection is closed
 )
 FAULT_APIS = (
     "oauth",
@@ -39,6 +49,10 @@ FAULT_APIS = (
 # How a C2B payment's confirmation reaches the registered URL: once, or never ("lost": Safaricom gave
 # up after its retries, as while the receiver was down; Pull Transactions still lists the payment)
 C2B_DELIVERY_MODES = ("once", "lost")
+# What Transaction Status and Reversal do after acknowledging (records.py): POST the Result to the
+# ResultURL; POST a queue-timeout notice to the QueueTimeOutURL instead (the request was not processed);
+# nothing at all (processed, the Result never comes); or the Result twice (same body, for duplicates).
+ASYNC_OUTCOMES = ("result", "timeout", "none", "twice")
 
 
 @dataclass
@@ -68,6 +82,7 @@ class Options:
     fault_limit: int = 0  # at most this many faults, then normal answers again (0: no limit)
     fault_processed: bool = False  # http_500/http_503/empty_body/html_body after doing the work (ambiguous)
     fault_hang_seconds: float = 30.0  # how late a "hang" answer comes
+    async_outcome: str = "result"  # ASYNC_OUTCOMES: Transaction Status and Reversal
     consumer_key: str = CONSUMER_KEY
     consumer_secret: str = CONSUMER_SECRET
 
@@ -81,6 +96,7 @@ class Options:
             ("c2b_delivery", self.c2b_delivery, C2B_DELIVERY_MODES),
             ("stk_c2b_twin", self.stk_c2b_twin, STK_TWIN_MODES),
             ("fault", self.fault, FAULTS),
+            ("async_outcome", self.async_outcome, ASYNC_OUTCOMES),
         ):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}")
@@ -213,9 +229,11 @@ class SimulatorState:
     clock: object = time.time
     lock: threading.RLock = field(default_factory=threading.RLock)
     stopping: threading.Event = field(default_factory=threading.Event)
+    down: threading.Event = field(default_factory=threading.Event)  # POST /__sim__/down: port closed
 
     def __post_init__(self):
         self._initial_options = replace(self.options)
+        self.held = 0  # requests held by "no_answer" right now (a reset does not forget them)
         self.reset()
 
     def reset(self) -> None:
@@ -238,6 +256,25 @@ class SimulatorState:
             self.deliveries: list[Delivery] = []
             self.fault_seen = 0  # requests to the fault APIs since the fault was set
             self.fault_served = 0
+            self.api_requests: dict[str, int] = {}  # Daraja API name (FAULT_APIS) -> requests received
+            self.tokens_issued = 0
+
+    def count_request(self, api: str) -> None:
+        with self.lock:
+            self.api_requests[api] = self.api_requests.get(api, 0) + 1
+
+    def stats(self) -> dict:
+        with self.lock:
+            return {
+                "oauth_requests": self.api_requests.get("oauth", 0),
+                "tokens_issued": self.tokens_issued,
+                "api_requests": dict(self.api_requests),
+                "held": self.held,
+            }
+
+    def no_answer_over(self) -> bool:
+        """True once requests held by "no_answer" may go: the fault is off, or the simulator stops."""
+        return self.stopping.is_set() or self.options.fault != "no_answer"
 
     def take_fault(self, api: str) -> str | None:
         """The fault this request to `api` must get, or None (counts requests and faults served)."""
@@ -262,6 +299,7 @@ class SimulatorState:
             if self.options.invalidate_old_tokens:
                 self.tokens.clear()
             self.tokens[token] = self.now() + ttl
+            self.tokens_issued += 1
 
     def token_valid(self, token: str) -> bool:
         with self.lock:

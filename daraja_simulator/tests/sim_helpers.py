@@ -142,6 +142,7 @@ class Daraja:
             "scenario",
             "options",
             "faults",
+            "stats",
         ):
             return self.http.get(f"{self.base}/__sim__/{path}", timeout=5)
         return self.http.post(f"{self.base}/__sim__/{path}", json=body or {}, timeout=10)
