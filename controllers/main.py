@@ -71,13 +71,32 @@ class MpesaPosController(http.Controller):
 
     @http.route("/mpesa/search_unreconciled_callbacks", type="jsonrpc", auth="user", methods=["POST"])
     def search_unreconciled_callbacks(
-        self, amount=None, max_age_minutes=None, payment_method_id=None, pos_config_id=None, **_ignored
+        self,
+        amount=None,
+        max_age_minutes=None,
+        payment_method_id=None,
+        pos_config_id=None,
+        query=None,
+        **_ignored,
     ):
-        """Successful, unclaimed payments of exactly this amount received within the window."""
+        """Successful, unclaimed payments of exactly this amount (absent: any amount) received within
+        the window, narrowed by ``query`` (a payer's name, phone digits); a receipt code in ``query``
+        finds that payment whenever it came, and asks M-Pesa when it never reached us (``lookup_id``)."""
         return _safe(
             "_pos_search_claimable",
             amount=amount,
             max_age_minutes=max_age_minutes,
+            payment_method_id=payment_method_id,
+            pos_config_id=pos_config_id,
+            query=query,
+        )
+
+    @http.route("/mpesa/lookup_status", type="jsonrpc", auth="user", methods=["POST"])
+    def lookup_status(self, lookup_id=None, payment_method_id=None, pos_config_id=None, **_ignored):
+        """M-Pesa's answer to a receipt lookup the search started; the payment, when it is claimable."""
+        return _safe(
+            "_pos_lookup_status",
+            lookup_id=lookup_id,
             payment_method_id=payment_method_id,
             pos_config_id=pos_config_id,
         )
@@ -90,6 +109,26 @@ class MpesaPosController(http.Controller):
         return _safe(
             "_pos_claim",
             callback_id=callback_id,
+            order_id=order_id,
+            payment_method_id=payment_method_id,
+            pos_config_id=pos_config_id,
+        )
+
+    @http.route("/mpesa/reconcile_callbacks", type="jsonrpc", auth="user", methods=["POST"])
+    def reconcile_callbacks(
+        self,
+        callback_ids=None,
+        amount=None,
+        order_id=None,
+        payment_method_id=None,
+        pos_config_id=None,
+        **_ignored,
+    ):
+        """Several payments for one order, summing to ``amount`` exactly: all claimed, or none."""
+        return _safe(
+            "_pos_claim_several",
+            callback_ids=callback_ids,
+            amount=amount,
             order_id=order_id,
             payment_method_id=payment_method_id,
             pos_config_id=pos_config_id,

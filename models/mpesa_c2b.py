@@ -14,7 +14,7 @@ from datetime import timedelta, timezone
 from decimal import InvalidOperation
 
 from odoo import api, fields, models
-from odoo.tools import SQL, ormcache
+from odoo.tools import SQL, escape_psql, ormcache
 
 from ..daraja import nairobi_timestamp
 from .mpesa_callback import CLAIMABLE
@@ -192,13 +192,46 @@ class MpesaCallback(models.Model):
         )
 
     @api.model
-    def _c2b_search(self, config, amount, window_minutes):
-        """Claimable payments of exactly ``amount`` received within the window, newest first.
+    def _c2b_search(self, config, amount, window_minutes, text=None):
+        """Claimable payments received within the window, newest first: of exactly ``amount`` (None:
+        any amount), and matching ``text`` (a payer's name, or the last digits of a phone number).
 
-        One query on the partial index of claimable rows (mpesa_callback.py); an STK payment is
+        One query on a partial index of the claimable rows (mpesa_callback.py); an STK payment is
         offered once its till gave up or its 75 s are over.
         """
         now = fields.Datetime.now()
+        where = [
+            CLAIMABLE,
+            SQL("config_id = ANY(%s)", self._c2b_search_accounts(config).ids),
+            SQL("received_date >= %s", now - timedelta(minutes=window_minutes)),
+            SQL(
+                "(callback_type = 'c2b' OR stk_abandoned OR request_date <= %s)",
+                now - timedelta(seconds=STK_WAIT_SECONDS),
+            ),
+        ]
+        if amount is not None:
+            where.append(SQL("amount = %s", amount))
+        if text and text.isdigit():
+            # masked numbers keep their last digits ("2547 ***** 126"); hashed ones match nothing
+            where.append(SQL("phone_number LIKE %s", "%" + text))
+        elif text:
+            where.append(SQL("customer_name ILIKE %s", "%" + escape_psql(text) + "%"))
+        return self._c2b_search_rows(SQL(" AND ").join(where))
+
+    @api.model
+    def _c2b_search_receipt(self, config, receipt):
+        """The claimable payment with this receipt, whenever it came (the customer shows the SMS)."""
+        return self._c2b_search_rows(
+            SQL(
+                "%s AND config_id = ANY(%s) AND mpesa_receipt_number = %s",
+                CLAIMABLE,
+                self._c2b_search_accounts(config).ids,
+                receipt,
+            )
+        )
+
+    @api.model
+    def _c2b_search_rows(self, where):
         self.flush_model()
         self.env.cr.execute(
             SQL(
@@ -206,15 +239,9 @@ class MpesaCallback(models.Model):
                           transaction_date, received_date, callback_type, bill_ref_number, source
                      FROM mpesa_callback
                     WHERE %s
-                      AND config_id = ANY(%s) AND amount = %s AND received_date >= %s
-                      AND (callback_type = 'c2b' OR stk_abandoned OR request_date <= %s)
                  ORDER BY received_date DESC, id DESC
                     LIMIT %s""",
-                CLAIMABLE,
-                self._c2b_search_accounts(config).ids,
-                amount,
-                now - timedelta(minutes=window_minutes),
-                now - timedelta(seconds=STK_WAIT_SECONDS),
+                where,
                 MAX_SEARCH_RESULTS,
             )
         )

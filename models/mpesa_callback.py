@@ -195,6 +195,8 @@ class MpesaCallback(models.Model):
     )
     # the C2B search (mpesa_c2b.py): the claimable rows only
     _claimable_idx = models.Index(f"(config_id, amount, received_date DESC) WHERE {CLAIMABLE_SQL}")
+    # the till's search of any amount (several payments for one order, a payer's name or phone digits)
+    _claimable_recent_idx = models.Index(f"(config_id, received_date DESC) WHERE {CLAIMABLE_SQL}")
     # the STK recovery cron: pending pushes only
     _stk_pending_idx = models.Index("(request_date) WHERE status = 'pending' AND callback_type = 'stk'")
     # every C2B confirmation looks for an STK payment the query confirmed without a receipt (mpesa_stk.py):

@@ -126,8 +126,10 @@ class MpesaDarajaRequest(models.Model):
     @api.model
     def _send(self, config, vals, call):
         """Reserve the row (committed: the unique indexes decide here), ``call(client)`` Daraja, then
-        record its acknowledgement, each step in its own transaction. Returns the row in this
-        environment; a DarajaError that says nothing was sent marks it "not sent" and is raised."""
+        record its acknowledgement, each step in its own transaction. Returns the row's id: this
+        transaction's snapshot may be older than that row, so the caller answers without reading it.
+        A DarajaError is raised after marking the row "not sent" (or, when the request may have
+        reached Daraja, left waiting)."""
         vals = {"config_id": config.id, "company_id": config.company_id.id, "user_id": self.env.uid, **vals}
         # a unique index refusing the row is an expected answer (a payment already being reversed)
         with self.env.registry.cursor() as cr, mute_logger("odoo.sql_db"):
@@ -150,8 +152,7 @@ class MpesaDarajaRequest(models.Model):
             raise
         with self.env.registry.cursor() as cr:
             self.env(cr=cr, su=True)[self._name].browse(request_id)._acknowledged(ack)
-        self.env.invalidate_all()
-        return self.sudo().browse(request_id)
+        return request_id
 
     def _write_committed(self, request_id, vals):
         with self.env.registry.cursor() as cr:

@@ -29,8 +29,9 @@ class MpesaConfig(models.Model):
     _inherit = "mpesa.config"
 
     def _lookup_receipt(self, receipt):
-        """(our row, None) when we have the receipt, else (None, the Transaction Status request sent).
-        Raises DarajaError (nothing sent) or UserError (no initiator)."""
+        """(our row, None) when we have the receipt, else (None, the id of the Transaction Status request
+        sent: committed after this transaction began, read it in a later one). Raises DarajaError or
+        UserError (no initiator)."""
         self.ensure_one()
         receipt = (receipt or "").strip().upper()
         if not (6 <= len(receipt) <= 20 and receipt.isascii() and receipt.isalnum()):
@@ -54,7 +55,7 @@ class MpesaConfig(models.Model):
             raise UserError(
                 self.env._("This M-Pesa account has no initiator: a manager sets it on the account first.")
             )
-        request = (
+        request_id = (
             self.env["mpesa.daraja.request"]
             .sudo()
             ._send(
@@ -65,7 +66,7 @@ class MpesaConfig(models.Model):
                 ),
             )
         )
-        return None, request
+        return None, request_id
 
 
 class MpesaDarajaRequest(models.Model):
@@ -128,11 +129,10 @@ class MpesaReceiptLookup(models.TransientModel):
             raise UserError(
                 self.env._("Lookup failed: %(error)s", error=self.config_id._format_daraja_error(error))
             ) from None
-        record = row or request
         return {
             "type": "ir.actions.act_window",
-            "res_model": record._name,
-            "res_id": record.id,
+            "res_model": row._name if row else "mpesa.daraja.request",
+            "res_id": row.id if row else request,
             "view_mode": "form",
             "target": "current",
         }

@@ -11,12 +11,15 @@ from odoo import _lt, api, models
 from odoo.exceptions import UserError
 from odoo.fields import Domain
 
-from ..daraja import DarajaValidationError, normalize_phone, validate_amount
+from ..daraja import DarajaError, DarajaValidationError, normalize_phone, validate_amount
 from .mpesa_claim import MSG_OTHER_ACCOUNT
 from .mpesa_reversal import REFUND_GROUP
 from .mpesa_stk import MSG_ALREADY
 from .mpesa_utils import MANAGER_GROUP, to_decimal
 
+# an M-Pesa receipt as the customer's SMS shows it: 10 letters and digits, at least one of each
+RECEIPT_RE = re.compile(r"^(?=.*[A-Za-z])(?=.*[0-9])[A-Za-z0-9]{8,12}$")
+MAX_SEVERAL = 10  # payments one order may take at once
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 READ_ONLY_REQUESTS = {"_pos_search_claimable"}  # run without a savepoint: they write nothing
 MSG_NOT_CONFIGURED = _lt("M-Pesa not configured")
@@ -210,15 +213,16 @@ class MpesaCallback(models.Model):
 
     @api.model
     def _pos_search_claimable(
-        self, amount=None, max_age_minutes=None, payment_method_id=None, pos_config_id=None
+        self, amount=None, max_age_minutes=None, payment_method_id=None, pos_config_id=None, query=None
     ):
-        try:
-            amount_dec = to_decimal(amount)
-        except (InvalidOperation, ValueError, TypeError):
-            raise MpesaRequestError(self.env._("Invalid amount")) from None
-        if not amount_dec.is_finite() or amount_dec <= 0 or amount_dec > 10**12:
-            raise MpesaRequestError(self.env._("Invalid amount"))
+        """Claimable payments of the till's accounts: of exactly ``amount`` (absent: any amount) within
+        the window, narrowed by ``query`` (a payer's name or phone digits); or, when ``query`` is a
+        receipt code, that payment whenever it came, asked of M-Pesa when we never heard of it."""
+        amount_dec = None if _missing(amount) else self._amount_param(amount)
+        text = self._query_param(query)
         _method, config = self._config_for_payment_method(payment_method_id, pos_config_id)
+        if text and RECEIPT_RE.match(text):
+            return self._search_receipt(config, text.upper())
         if _missing(max_age_minutes):
             window = config._till_facts()[2]
         elif isinstance(max_age_minutes, bool) or not isinstance(max_age_minutes, (int, float)):
@@ -227,40 +231,201 @@ class MpesaCallback(models.Model):
             window = max_age_minutes
         if not 0 < window <= 1440:
             raise MpesaRequestError(self.env._("max_age_minutes must be between 1 and 1440"))
-        callbacks = self._c2b_search(config, amount_dec, window)
+        callbacks = self._c2b_search(config, amount_dec, window, text)
         return {"success": True, "count": len(callbacks), "callbacks": callbacks}
+
+    @api.model
+    def _search_receipt(self, config, receipt):
+        callbacks = self._c2b_search_receipt(config, receipt)
+        if callbacks:
+            return {"success": True, "count": len(callbacks), "callbacks": callbacks}
+        known = self.sudo().search_count([("mpesa_receipt_number", "=", receipt)], limit=1)
+        if known:
+            raise MpesaRequestError(
+                self.env._(
+                    "M-Pesa payment %(receipt)s was already taken, or is not a payment to this till.",
+                    receipt=receipt,
+                )
+            )
+        if not config.sudo()._initiator():
+            raise MpesaRequestError(
+                self.env._("No M-Pesa payment %(receipt)s has reached Odoo.", receipt=receipt)
+            )
+        try:
+            _row, request_id = config.sudo()._lookup_receipt(receipt)
+        except DarajaError as error:
+            raise MpesaRequestError(
+                self.env._(
+                    "Cannot ask M-Pesa about %(receipt)s: %(error)s", receipt=receipt, error=error.message
+                )
+            ) from None
+        return {
+            "success": True,
+            "count": 0,
+            "callbacks": [],
+            "lookup_id": request_id,
+            "message": self.env._(
+                "Asking M-Pesa about %(receipt)s: its answer comes in a few seconds.", receipt=receipt
+            ),
+        }
+
+    @api.model
+    def _pos_lookup_status(self, lookup_id=None, payment_method_id=None, pos_config_id=None):
+        """Where the till's receipt lookup stands; a payment it found is offered if still claimable."""
+        if not _is_int(lookup_id):
+            raise MpesaRequestError(self.env._("lookup_id must be an integer"))
+        _method, config = self._config_for_payment_method(payment_method_id, pos_config_id)
+        request = self.env["mpesa.daraja.request"].sudo().browse(lookup_id).exists()
+        if request.kind != "status" or request.config_id not in self._c2b_search_accounts(config):
+            raise MpesaRequestError(self.env._("Unknown lookup"))
+        answer = {
+            "success": True,
+            "status": "pending",
+            "count": 0,
+            "callbacks": [],
+            "receipt": request.receipt,
+        }
+        if request.state in ("sending", "sent"):
+            answer["message"] = self.env._("Waiting for M-Pesa's answer.")
+        elif request.outcome == "found":
+            answer["callbacks"] = self._c2b_search_receipt(config, request.receipt)
+            answer.update(status="found", count=len(answer["callbacks"]))
+            if not answer["callbacks"]:
+                answer["message"] = self.env._(
+                    "Payment %(receipt)s was already taken.", receipt=request.receipt
+                )
+        elif request.outcome == "not_ours":
+            answer.update(
+                status="not_ours",
+                message=self.env._("%(receipt)s was paid to another shortcode.", receipt=request.receipt),
+            )
+        elif request.outcome == "not_found":
+            answer.update(
+                status="not_found",
+                message=self.env._("M-Pesa has no payment %(receipt)s.", receipt=request.receipt),
+            )
+        else:
+            answer.update(
+                status="failed",
+                message=self.env._(
+                    "M-Pesa could not answer about %(receipt)s: %(reason)s",
+                    receipt=request.receipt,
+                    reason=request.result_desc or request.state,
+                ),
+            )
+        return answer
+
+    @api.model
+    def _amount_param(self, amount):
+        try:
+            amount_dec = to_decimal(amount)
+        except (InvalidOperation, ValueError, TypeError):
+            raise MpesaRequestError(self.env._("Invalid amount")) from None
+        if not amount_dec.is_finite() or amount_dec <= 0 or amount_dec > 10**12:
+            raise MpesaRequestError(self.env._("Invalid amount"))
+        return amount_dec
+
+    @api.model
+    def _query_param(self, query):
+        """The search box: a receipt code, phone digits or a name (spaces in a code or number ignored)."""
+        if _missing(query):
+            return ""
+        if not isinstance(query, str) or len(query) > 64:
+            raise MpesaRequestError(self.env._("query must be a text of at most 64 characters"))
+        text = " ".join(query.split())
+        compact = text.replace(" ", "")
+        if compact.isdigit() or RECEIPT_RE.match(compact):
+            return compact
+        if len(text) < 2:
+            raise MpesaRequestError(self.env._("Type at least 2 characters"))
+        return text
 
     @api.model
     def _pos_claim(self, callback_id=None, order_id=None, payment_method_id=None, pos_config_id=None):
         if not _is_int(callback_id):
             raise MpesaRequestError(self.env._("callback_id must be an integer"))
-        order, order_key = self._resolve_order(order_id)
-        row = self.sudo().search(
-            [("id", "=", callback_id), ("company_id", "in", self._user_company_ids())], limit=1
-        )
-        if not row:
-            raise MpesaRequestError(self.env._("Unknown callback"))
-        method = self.env["pos.payment.method"]
-        if not (_missing(payment_method_id) and _missing(pos_config_id)):
-            # the till's account: only payments its own search offers (never a test sibling's)
-            method, config = self._config_for_payment_method(payment_method_id, pos_config_id)
-            if row.config_id not in self._c2b_search_accounts(config):
-                raise MpesaRequestError(str(MSG_OTHER_ACCOUNT))
-        if not row._is_live_payment():
-            raise MpesaRequestError(self.env._("Only successful payments can be claimed"))
-        if row._claim_reserved_for_pusher() and row._stk_order_key() != order_key:
-            raise MpesaRequestError(str(MSG_ALREADY))
-        # an order on the server claims for its own till, whatever the caller names
-        pos_config = order.config_id or self._pos_config_for_request(pos_config_id)
-        if method and pos_config and method not in pos_config.payment_method_ids:
-            raise MpesaRequestError(str(MSG_METHOD_NOT_ON_TILL))
-        if not row._claim(order_key, pos_config=pos_config, order=order or None, payment_method=method):
-            raise MpesaRequestError(str(MSG_ALREADY))
+        row = self._claim_for_till([callback_id], order_id, payment_method_id, pos_config_id)
         return {
             "success": True,
             "message": str(MSG_CLAIMED),
             "receipt_number": row.mpesa_receipt_number or "",
         }
+
+    @api.model
+    def _pos_claim_several(
+        self, callback_ids=None, amount=None, order_id=None, payment_method_id=None, pos_config_id=None
+    ):
+        """Several payments for one order, summing to ``amount`` exactly: all are claimed, or none."""
+        if (
+            not isinstance(callback_ids, list)
+            or not 1 <= len(callback_ids) <= MAX_SEVERAL
+            or not all(_is_int(callback_id) for callback_id in callback_ids)
+            or len(set(callback_ids)) != len(callback_ids)
+        ):
+            raise MpesaRequestError(
+                self.env._("callback_ids must list 1 to %(max)s different payments", max=MAX_SEVERAL)
+            )
+        amount_dec = self._amount_param(amount)
+        rows = self._claim_rows(callback_ids)
+        total = sum((to_decimal(round(row.amount, 2)) for row in rows), Decimal(0))
+        if total != amount_dec:
+            raise MpesaRequestError(
+                self.env._(
+                    "These payments add up to %(total)s, not %(amount)s: tick payments whose sum is "
+                    "the amount.",
+                    total=total,
+                    amount=amount_dec,
+                )
+            )
+        rows = self._claim_for_till(callback_ids, order_id, payment_method_id, pos_config_id)
+        return {
+            "success": True,
+            "message": str(MSG_CLAIMED),
+            "payments": [
+                {
+                    "callback_id": row.id,
+                    "receipt_number": row.mpesa_receipt_number or "",
+                    "amount": row.amount,
+                    "phone_number": row.phone_number or "",
+                }
+                for row in rows
+            ],
+        }
+
+    @api.model
+    def _claim_rows(self, callback_ids):
+        rows = self.sudo().search(
+            [("id", "in", callback_ids), ("company_id", "in", self._user_company_ids())]
+        )
+        if len(rows) != len(callback_ids):
+            raise MpesaRequestError(self.env._("Unknown callback"))
+        return rows
+
+    @api.model
+    def _claim_for_till(self, callback_ids, order_id, payment_method_id, pos_config_id):
+        """Claim these payments for one order, each checked as the till's own; any refusal undoes the
+        others (the request's savepoint, _run_pos_request). Returns the rows, in claim order."""
+        order, order_key = self._resolve_order(order_id)
+        rows = self._claim_rows(callback_ids)
+        method = self.env["pos.payment.method"]
+        if not (_missing(payment_method_id) and _missing(pos_config_id)):
+            # the till's account: only payments its own search offers (never a test sibling's)
+            method, config = self._config_for_payment_method(payment_method_id, pos_config_id)
+            if rows.config_id - self._c2b_search_accounts(config):
+                raise MpesaRequestError(str(MSG_OTHER_ACCOUNT))
+        if not all(row._is_live_payment() for row in rows):
+            raise MpesaRequestError(self.env._("Only successful payments can be claimed"))
+        if any(row._claim_reserved_for_pusher() and row._stk_order_key() != order_key for row in rows):
+            raise MpesaRequestError(str(MSG_ALREADY))
+        # an order on the server claims for its own till, whatever the caller names
+        pos_config = order.config_id or self._pos_config_for_request(pos_config_id)
+        if method and pos_config and method not in pos_config.payment_method_ids:
+            raise MpesaRequestError(str(MSG_METHOD_NOT_ON_TILL))
+        rows = rows.sorted("id")  # one lock order: two tills ticking the same payments never deadlock
+        for row in rows:
+            if not row._claim(order_key, pos_config=pos_config, order=order or None, payment_method=method):
+                raise MpesaRequestError(str(MSG_ALREADY))
+        return rows
 
     # ================================================================== refunds by Reversal
 

@@ -89,7 +89,7 @@ class MpesaCallback(models.Model):
         }
         Requests = env["mpesa.daraja.request"].sudo()
         try:
-            request = Requests._send(
+            request_id = Requests._send(
                 config,
                 vals,
                 lambda client: client.reversal(
@@ -119,7 +119,14 @@ class MpesaCallback(models.Model):
             return _refused(
                 env._("M-Pesa refused the reversal: %(error)s", error=config._format_daraja_error(error))
             )
-        return request._reversal_answer()
+        return {
+            "success": True,
+            "status": "pending",
+            "message": env._("Reversal sent to M-Pesa; waiting for its answer."),
+            "reversal_id": request_id,
+            "receipt_number": payment.mpesa_receipt_number,
+            "reversal_receipt": "",
+        }
 
 
 class MpesaDarajaRequest(models.Model):

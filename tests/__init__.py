@@ -8,3 +8,4 @@ from . import test_claim_scope
 from . import test_caches
 from . import test_pull
 from . import test_reversal_lookup
+from . import test_till_search

@@ -317,7 +317,7 @@ class TestPosEndpoints(MpesaCase):
         for params in (
             {"amount": "abc"},
             {"amount": -5},
-            {},
+            {"amount": False, "query": 12},  # no amount: any amount, but the query must be text
             {"amount": 100, "max_age_minutes": "ten"},
             {"amount": 100, "max_age_minutes": 0},
             {"amount": 100, "payment_method_id": 999999},
