@@ -9,7 +9,8 @@ exits 1 when a figure is off. See README, "Reliability".
 
     tools/run reliability            # full counts (about 13 minutes on 2 cores)
     tools/run reliability --quick    # small counts (3-4 minutes)
-    options: --only twins,fuzz (scenarios: replay twins race fuzz forgery faults; the log scan always runs)
+    options: --only twins,fuzz (scenarios: replay twins race fuzz forgery outage lost_confirmations
+             faults; they run in this order whatever the order given; the log scan always runs)
              --workers N (0 = threaded server), --source head (install HEAD's module, not the work tree),
              --keep-db, --seed N
 
@@ -65,15 +66,27 @@ PUBLIC_PATH = "/mpesa/callback"
 REVIEW_AFTER_MINUTES = 30  # the STK review deadline (no final answer after 30 min: needs review)
 LIVE = ("success", "needs_review")
 
+# outage_*: seconds of normal traffic before, of Daraja hung (no answer), of Daraja down (connections
+# refused), of normal traffic after (the window in which OAuth requests are counted); the product asks
+# for 10 minutes of outage, the full run does 2 + 3 (the suite stays under half an hour)
 FULL = dict(
     payments=1000, deliveries=10, senders=16, twins=200, tills=20, rounds=50, fuzz=10000, big=20,
-    forgeries=10, fault_pushes=10,
+    forgeries=10, fault_pushes=10, outage_before=10, outage_hung=120, outage_down=180, outage_after=60,
+    pull_lost=100, pull_delivered=10,
 )  # fmt: skip
 QUICK = dict(
     payments=60, deliveries=10, senders=8, twins=20, tills=20, rounds=5, fuzz=600, big=3,
-    forgeries=2, fault_pushes=2,
+    forgeries=2, fault_pushes=2, outage_before=5, outage_hung=10, outage_down=30, outage_after=15,
+    pull_lost=10, pull_delivered=3,
 )  # fmt: skip
-SCENARIOS = ("replay", "twins", "race", "fuzz", "forgery", "faults")
+# The order they run in: outage and lost_confirmations before faults, which moves the simulator's clock
+# an hour on (Pull Transactions lists payments by that clock).
+SCENARIOS = ("replay", "twins", "race", "fuzz", "forgery", "outage", "lost_confirmations", "faults")
+# The Daraja client's timeouts (daraja/client.py: timeout=(5, 30), connect and read; the models use
+# the default): an STK push with a valid token waits at most 5 + 30 s for Daraja.
+DARAJA_CONNECT_TIMEOUT, DARAJA_READ_TIMEOUT = 5, 30
+OUTAGE_SENDERS = 3  # = the prefork workers: a push holding a worker 30 s does not queue the others
+OUTAGE_PAUSE = 1.0  # seconds between two pushes of one till
 
 SETUP_SCRIPT = r"""
 import json
@@ -147,6 +160,38 @@ for cron in crons:
     cron.method_direct_trigger()
     env.cr.commit()
 print("RELIABILITY-CRON %d" % len(crons))
+"""
+
+# The same, for two runs at once: Odoo refuses a job that is already running ("Job '...' already
+# executing", a UserError): that refusal is the no-pile-up, counted, not a failure.
+CRON_AT_ONCE_SCRIPT = r"""
+from odoo.exceptions import UserError
+ran = busy = 0
+for cron in env["ir.cron"].search([("model_id.model", "=", "mpesa.callback")]):
+    try:
+        cron.method_direct_trigger()
+        env.cr.commit()
+        ran += 1
+    except UserError as error:
+        if "already executing" not in str(error):
+            raise
+        env.cr.rollback()
+        busy += 1
+print("RELIABILITY-CRON-AT-ONCE %d %d" % (ran, busy))
+"""
+
+PULL_REGISTER_SCRIPT = r"""
+config = env["mpesa.config"].browse(int(ACCOUNT))
+config.pull_nominated_number = "254722000000"
+config.action_register_pull()
+env.cr.commit()
+print("RELIABILITY-PULL-REGISTERED %s" % config.pull_registered)
+"""
+
+PULL_CRON_SCRIPT = r"""
+env["mpesa.config"]._cron_pull_c2b()
+env.cr.commit()
+print("RELIABILITY-PULL-CRON")
 """
 
 
@@ -609,6 +654,34 @@ class Suite:
             time.sleep(every)
         return answer
 
+    def money(self, payments):
+        """Payments M-Pesa made, as (label, CheckoutRequestID or None, receipt): ({label: lost},
+        {label: counted twice}). Lost: no row of its CheckoutRequestID or receipt is success or needs
+        review. Counted twice: more than one such row that is not marked a duplicate of another."""
+        keys = {cid for _label, cid, _receipt in payments if cid}
+        receipts = {receipt for _label, _cid, receipt in payments if receipt}
+        if not payments:
+            return {}, {}
+        cids_sql = ", ".join(f"'{c}'" for c in keys) or "''"
+        receipts_sql = ", ".join(f"'{r}'" for r in receipts) or "''"
+        by_cid, by_receipt = {}, {}
+        for row in self.rows(
+            f"checkout_request_id IN ({cids_sql}) OR mpesa_receipt_number IN ({receipts_sql})"
+        ):
+            if row["checkout_request_id"]:
+                by_cid.setdefault(row["checkout_request_id"], []).append(row)
+            if row["mpesa_receipt_number"]:
+                by_receipt.setdefault(row["mpesa_receipt_number"], []).append(row)
+        lost, twice = {}, {}
+        for label, cid, receipt in payments:
+            found = {r["id"]: r for r in [*by_cid.get(cid, []), *by_receipt.get(receipt, [])]}.values()
+            live = [r for r in found if r["status"] in LIVE]
+            if not live:
+                lost[label] = lost.get(label, 0) + 1
+            if len([r for r in live if not r["duplicate_of_id"]]) > 1:
+                twice[label] = twice.get(label, 0) + 1
+        return lost, twice
+
     def register_c2b(self, account):
         answer = self.http.rpc("admin", "/mpesa/register_c2b_urls", mpesa_config_id=self.accounts[account])
         if not answer.get("success"):
@@ -930,7 +1003,232 @@ class Suite:
             ok += any(o.get("mpesa_receipt_number") == receipt for o in self.search(till, amount, prod_ip))
         self.report.add(name, "right token on production offered (control)", ok, k)
 
-    # -- 6. Daraja faults ----------------------------------------------------------------------
+    # -- 6. Daraja hung, then down, in the middle of a burst -----------------------------------
+
+    def _sim_back(self, limit):
+        """Wait (bounded) until the simulator answers again after POST /__sim__/down; the moment it did."""
+        session = self.http.requests.Session()
+        session.trust_env = False
+        deadline = time.monotonic() + limit
+        try:
+            while time.monotonic() < deadline:
+                try:
+                    if session.get(f"{self.live.sim_url}/__sim__/stats", timeout=2).status_code == 200:
+                        return time.monotonic()
+                except self.http.requests.RequestException:
+                    pass
+                time.sleep(0.2)
+        finally:
+            session.close()
+        fail(f"the simulator did not listen again within {limit:.0f} s")
+
+    def outage(self):
+        """Tills keep pushing (each one push a second) while Daraja first hangs (no answer at all, the
+        pushes reach M-Pesa), then is down (connections refused), then comes back; C2B payments arrive
+        while it hangs and the STK recovery cron runs twice at once while it is down."""
+        c = self.counts
+        before, hung, down, after = (
+            c[k] for k in ("outage_before", "outage_hung", "outage_down", "outage_after")
+        )
+        name = "Daraja hung, then down"
+        client_timeout = DARAJA_CONNECT_TIMEOUT + DARAJA_READ_TIMEOUT
+        margin = 15
+        self.register_c2b("main")
+        base = {"fault": "none", "fault_every": 1, "fault_limit": 0, "fault_processed": False,
+                "fault_apis": "stk_push,stk_query", "push_response_delay": 0.0, "callback_delay": 1.0,
+                "prompt_timeout": 45.0, "stk_c2b_twin": "off"}  # fmt: skip
+        self.options(**base)
+        stop = threading.Event()
+        lock = threading.Lock()
+        sent = []  # (phase, reference, elapsed seconds, answer)
+        phase = ["before"]
+        seq = iter(range(20000, 10**6))
+
+        def sender(k):
+            till = self.tills[k % len(self.tills)]
+            while not stop.is_set():
+                with lock:
+                    amount, current = next(seq), phase[0]
+                reference = f"REL-{uuid.uuid4().hex[:8]}"  # 12 characters: Daraja's AccountReference
+                t0 = time.monotonic()
+                answer = self.push(till, self.ids.phone("00"), amount, reference)  # 00: paid at once
+                with lock:
+                    sent.append((current, reference, time.monotonic() - t0, answer))
+                stop.wait(OUTAGE_PAUSE)
+
+        c2b_paid = []
+
+        def c2b_during_hang():
+            """C2B payments while the APIs hang: M-Pesa still posts their confirmations."""
+            for i in range(5):
+                body = {"shortcode": "600984", "amount": 30000 + i, "msisdn": "0712345678"}
+                c2b_paid.append(self.sim("c2b/pay", body)["trans_id"])
+                time.sleep(hung / 6)
+
+        with cf.ThreadPoolExecutor(max_workers=OUTAGE_SENDERS + 1) as pool:
+            senders = [pool.submit(sender, k) for k in range(OUTAGE_SENDERS)]
+            try:
+                time.sleep(before)
+                # hung: the request reaches M-Pesa (the prompt is sent), the answer never comes
+                phase[0] = "hung"
+                hung_from = time.monotonic()
+                self.options(fault="no_answer", fault_apis="oauth,stk_push,stk_query", fault_processed=True)
+                c2b_during_hang()
+                time.sleep(max(0.0, hung_from + hung - time.monotonic()))
+                self.options(fault="none", fault_processed=False)
+                # down: connections refused; the recovery cron runs twice at once meanwhile
+                phase[0] = "down"
+                self.sim("down", {"seconds": float(down)})
+                went_down = time.monotonic()
+                crons = parallel(lambda _: self._timed_cron(), range(2), 2, timeout=down + 600)
+                back = self._sim_back(down + 60)
+                phase[0] = "after"
+                oauth_back = self.sim("stats")["oauth_requests"]
+                time.sleep(after)
+                oauth_after = self.sim("stats")["oauth_requests"]
+            finally:
+                stop.set()
+                with contextlib.suppress(Exception):  # after an error: no fault left behind (unless down)
+                    self.options(**base)
+                for future in senders:
+                    future.result(timeout=client_timeout + margin + 150)
+        time.sleep(5)  # the callbacks of the last pushes
+        self.live.shell(CRON_SCRIPT)
+
+        unanswered = [s for s in sent if s[3].get("rpc_error") or s[2] > client_timeout + margin]
+        by_phase = {}
+        for s in unanswered:
+            by_phase[s[0]] = by_phase.get(s[0], 0) + 1
+        counts = {}
+        for s in sent:
+            counts[s[0]] = counts.get(s[0], 0) + 1
+        self.report.add(
+            name, f"till pushes not answered within {client_timeout + margin} s", len(unanswered), 0,
+            note=f"of {len(sent)} ({_by_kind(counts)}); unanswered: {_by_kind(by_phase)}; "
+            f"outage: {hung} s hung + {down} s down",
+        )  # fmt: skip
+        longest = max((s[2] for s in sent), default=0.0)
+        self.report.add(
+            name, "longest till push (s)", f"{longest:.1f}", f"< {client_timeout}",
+            ok=longest < client_timeout,
+            note=f"Daraja client timeout: {DARAJA_CONNECT_TIMEOUT} s connect + {DARAJA_READ_TIMEOUT} s read",
+        )  # fmt: skip
+        references = {s[1] for s in sent}
+        truth = self.sim("transactions")["transactions"]
+        received = {}
+        for t in truth:
+            if t["kind"] == "stk" and t["account_reference"] in references:
+                received[t["account_reference"]] = received.get(t["account_reference"], 0) + 1
+        self.report.add(
+            name, "STK pushes received twice for one till push", sum(1 for n in received.values() if n > 1), 0
+        )
+        n_accounts = 2  # the paybill and the till on the simulator
+        self.report.add(
+            name, f"OAuth requests in the {after} s after Daraja returned", oauth_after - oauth_back,
+            f"<= {2 * n_accounts}", ok=oauth_after - oauth_back <= 2 * n_accounts,
+        )  # fmt: skip
+        finished = [run for run in crons if run is not None]
+        while_down = [run for run in finished if went_down + run[0] < back]
+        ran, busy = sum(r[1] for r in finished), sum(r[2] for r in finished)
+        self.report.add(
+            name, "two recovery cron runs at once while down: returned", len(finished), 2,
+            note=f"{', '.join(f'{r[0]:.0f} s' for r in finished)}; {len(while_down)} before Daraja returned; "
+            f"jobs run: {ran}, refused as already running: {busy}",
+        )  # fmt: skip
+        phase_of = {s[1]: s[0] for s in sent}
+        paid = [
+            (f"STK {phase_of[t['account_reference']]}", t["checkout_request_id"], t["receipt_number"])
+            for t in truth
+            if t["kind"] == "stk" and t["account_reference"] in references and t["result_code"] == "0"
+        ]
+        paid += [("C2B hung", None, receipt) for receipt in c2b_paid]
+        lost, twice = self.money(paid)
+        self.report.add(
+            name, f"payments lost (of {len(paid)} made)", sum(lost.values()), 0, note=_by_kind(lost)
+        )
+        self.report.add(name, "payments counted twice", sum(twice.values()), 0, note=_by_kind(twice))
+        self.options(**{**base, "stk_c2b_twin": "after"})
+
+    def _timed_cron(self):
+        """The recovery crons in `odoo-bin shell` (CRON_AT_ONCE_SCRIPT): (seconds, jobs run, jobs refused
+        as already running), or None when it failed."""
+        t0 = time.monotonic()
+        try:
+            out = self.live.shell(CRON_AT_ONCE_SCRIPT, timeout=600)
+        except Exception as exc:  # counted: a failed run is a figure, not the end of the scenario
+            say(f"  recovery cron failed: {exc}")
+            return None
+        found = re.search(r"RELIABILITY-CRON-AT-ONCE (\d+) (\d+)", out)
+        return (time.monotonic() - t0, int(found[1]), int(found[2])) if found else None
+
+    # -- 7. confirmations lost while Odoo was down, recovered by Pull Transactions -------------
+
+    def lost_confirmations(self):
+        """C2B payments whose confirmation never arrives (the simulator's delivery "lost": Safaricom gave
+        up after its retries while Odoo was down), next to delivered ones; then the account registers
+        for Pull Transactions and the pull cron runs twice."""
+        n_lost, n_delivered = self.counts["pull_lost"], self.counts["pull_delivered"]
+        name = "confirmations lost, then pulled"
+        account = self.accounts["main"]
+        self.register_c2b("main")
+        self.options(callback_delay=0.5, c2b_delivery="once")
+        made = {}  # receipt -> "lost" | "delivered"
+        for i in range(n_lost + n_delivered):
+            delivery = "lost" if i < n_lost else "once"
+            body = {"shortcode": "600984", "amount": 31000 + i, "msisdn": "0712345678", "delivery": delivery}
+            made[self.sim("c2b/pay", body)["trans_id"]] = "lost" if delivery == "lost" else "delivered"
+        deadline = time.monotonic() + 60
+        while True:  # M-Pesa completes them (and posts the delivered ones) after the callback delay
+            rows = [t for t in self.sim("transactions")["transactions"] if t.get("trans_id") in made]
+            done = [t for t in rows if t["status"] in ("confirmed", "lost")]
+            if len(done) == len(made) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        self.report.add(
+            name, "payments made (control)", len(done), len(made),
+            note=f"{n_lost} with delivery 'lost' (stands in for Odoo down: tools/live_server.py cannot "
+            "stop and restart Odoo), the rest delivered",
+        )  # fmt: skip
+        acked = {}
+        for c in self.sim("callbacks")["callbacks"]:
+            if c["kind"] == "c2b_confirmation" and c["reference"] in made and c["http_status"] == 200:
+                acked[made[c["reference"]]] = acked.get(made[c["reference"]], 0) + 1
+        self.report.add(name, "confirmations acknowledged: lost ones", acked.get("lost", 0), 0)
+        self.report.add(
+            name,
+            "confirmations acknowledged: delivered ones (control)",
+            acked.get("delivered", 0),
+            n_delivered,
+        )
+
+        def stored(kind=None, source=None):
+            receipts = [r for r, k in made.items() if kind in (None, k)]
+            quoted = ", ".join(f"'{r}'" for r in receipts)
+            where = f"mpesa_receipt_number IN ({quoted}) AND status IN ('success', 'needs_review')"
+            if source:
+                where += f" AND source = '{source}'"
+            return len({row["mpesa_receipt_number"] for row in self.rows(where)})
+
+        self.report.add(name, "lost ones stored before the pull (control)", stored("lost"), 0)
+        out = self.live.shell(f"ACCOUNT = {account}\n" + PULL_REGISTER_SCRIPT)
+        if "RELIABILITY-PULL-REGISTERED True" not in out:
+            fail(f"registering account {account} for Pull Transactions failed: {out[-500:]}")
+        pulled = []
+        for _ in range(2):
+            before = stored(source="pull")
+            out = self.live.shell(PULL_CRON_SCRIPT)
+            if "RELIABILITY-PULL-CRON" not in out:
+                fail(f"the pull cron failed: {out[-500:]}")
+            pulled.append(stored(source="pull") - before)
+        self.report.add(name, "recovered by the first pull", pulled[0], n_lost)
+        self.report.add(name, "recovered by the second pull", pulled[1], 0)
+        lost, twice = self.money([(kind, None, receipt) for receipt, kind in made.items()])
+        self.report.add(
+            name, f"payments lost (of {len(made)} made)", sum(lost.values()), 0, note=_by_kind(lost)
+        )
+        self.report.add(name, "payments counted twice", sum(twice.values()), 0, note=_by_kind(twice))
+
+    # -- 8. Daraja faults ----------------------------------------------------------------------
 
     def faults(self):
         name = "Daraja faults (simulator)"
@@ -1001,18 +1299,12 @@ class Suite:
             t for t in self.sim("transactions")["transactions"] if t["kind"] == "stk" and t["phone"] in phones
         ]
         paid = [t for t in truth if t["result_code"] == "0"]
-        rows = self.rows(f"callback_type = 'stk' AND (config_id = {account} OR config_id IS NULL)")
-        by_cid = {r["checkout_request_id"]: r for r in rows if r["checkout_request_id"]}
-        by_receipt = {}
-        for r in self.rows("mpesa_receipt_number IS NOT NULL"):
-            by_receipt.setdefault(r["mpesa_receipt_number"], []).append(r)
-        lost = {}
-        for t in paid:
-            found = [by_cid.get(t["checkout_request_id"]), *by_receipt.get(t["receipt_number"], [])]
-            if not any(r and r["status"] in LIVE for r in found):
-                lost[phones[t["phone"]]] = lost.get(phones[t["phone"]], 0) + 1
-        detail = ", ".join(f"{label}: {n}" for label, n in sorted(lost.items()))
-        self.report.add(name, f"payments lost (of {len(paid)} made)", sum(lost.values()), 0, note=detail)
+        lost, _twice = self.money(
+            [(phones[t["phone"]], t["checkout_request_id"], t["receipt_number"]) for t in paid]
+        )
+        self.report.add(
+            name, f"payments lost (of {len(paid)} made)", sum(lost.values()), 0, note=_by_kind(lost)
+        )
         cutoff = (datetime.now(timezone.utc) - timedelta(minutes=REVIEW_AFTER_MINUTES)).strftime(
             "%Y-%m-%d %H:%M:%S"
         )
@@ -1052,8 +1344,9 @@ def main():
     parser.add_argument("--keep-db", action="store_true")
     parser.add_argument("--seed", type=int, default=8)
     args = parser.parse_args()
-    only = [s.strip() for s in args.only.split(",") if s.strip()] or list(SCENARIOS)
-    unknown = set(only) - set(SCENARIOS)
+    chosen = {s.strip() for s in args.only.split(",") if s.strip()} or set(SCENARIOS)
+    unknown = chosen - set(SCENARIOS)
+    only = [s for s in SCENARIOS if s in chosen]  # their own order (see SCENARIOS)
     if unknown:
         fail(f"unknown scenario(s) {', '.join(sorted(unknown))}; choose among {', '.join(SCENARIOS)}")
     _ensure_requests()
