@@ -134,6 +134,31 @@ class MpesaPosController(http.Controller):
             pos_config_id=pos_config_id,
         )
 
+    @http.route("/mpesa/account_code", type="jsonrpc", auth="user", methods=["POST"])
+    def account_code(
+        self, amount=None, order_uuid=None, payment_method_id=None, pos_config_id=None, qr=False, **_ignored
+    ):
+        """A code naming the order (the paybill's account number, or a Dynamic QR's reference, ``qr``):
+        its payment of exactly ``amount`` is claimed on arrival (bus MPESA_CODE_PAID)."""
+        return _safe(
+            "_pos_account_code",
+            amount=amount,
+            order_uuid=order_uuid,
+            payment_method_id=payment_method_id,
+            pos_config_id=pos_config_id,
+            qr=qr,
+        )
+
+    @http.route("/mpesa/account_code_status", type="jsonrpc", auth="user", methods=["POST"])
+    def account_code_status(self, code_id=None, pos_config_id=None, **_ignored):
+        """waiting, paid (with the payment), mismatch (right code, other amount), cancelled, expired."""
+        return _safe("_pos_account_code_status", code_id=code_id, pos_config_id=pos_config_id)
+
+    @http.route("/mpesa/account_code_cancel", type="jsonrpc", auth="user", methods=["POST"])
+    def account_code_cancel(self, code_id=None, pos_config_id=None, **_ignored):
+        """The till stops waiting; a payment that came meanwhile is answered "paid" and stays the order's."""
+        return _safe("_pos_account_code_cancel", code_id=code_id, pos_config_id=pos_config_id)
+
     @http.route("/mpesa/reverse", type="jsonrpc", auth="user", methods=["POST"])
     def reverse(self, order_id=None, amount=None, pos_config_id=None, refund_order_uuid=None, **_ignored):
         """Send back on M-Pesa the payment of exactly ``amount`` of the refunded order (M-Pesa Refunds

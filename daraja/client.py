@@ -1,4 +1,5 @@
-"""DarajaClient: OAuth, STK push, STK query, C2B register and simulate (Daraja facts: docs/daraja.md).
+"""DarajaClient: OAuth, STK push, STK query, C2B register and simulate, Dynamic QR, and the records
+APIs (Transaction Status, Reversal, Pull Transactions). Daraja facts: docs/daraja.md.
 
 Rules that matter for money: one Nairobi timestamp is used twice (Timestamp and inside Password);
 a payment request is never re-sent after an ambiguous failure (Daraja has no idempotency); only a
@@ -23,6 +24,7 @@ from .environments import (
     OAUTH_PATH,
     PULL_QUERY_PATH,
     PULL_REGISTER_PATH,
+    QR_CODE_PATH,
     REVERSAL_PATH,
     STK_PUSH_PATH,
     STK_QUERY_PATH,
@@ -495,6 +497,40 @@ class DarajaClient:
         if data.get("errorCode") or answer.status != 200 or not _is_all_zeros(data.get("ResponseCode")):
             raise self._api_error(answer)
         return data
+
+    def dynamic_qr(self, amount, reference, merchant_name, size=300) -> str:
+        """A Dynamic QR the customer scans with the M-Pesa app to pay ``amount`` to this account's C2B
+        shortcode (a till: Buy Goods; a paybill: ``reference`` as the account number); the PNG, base64.
+        Nothing is paid yet: the payment comes later as an ordinary C2B confirmation."""
+        amount_int = validate_amount(amount)
+        reference = sanitize_field(reference, BILL_REF_MAX, "", "reference")
+        if not reference:
+            raise DarajaValidationError("A Dynamic QR needs a reference")
+        merchant_name = sanitize_field(merchant_name, 64, "Shop", "merchant name") or "Shop"
+        if isinstance(size, bool) or not isinstance(size, int) or not 100 <= size <= 1000:
+            raise DarajaValidationError("The QR size must be 100 to 1000 pixels")
+        payload = {
+            "MerchantName": merchant_name,
+            "RefNo": reference,
+            "Amount": amount_int,
+            "TrxCode": "BG" if self.config.account_type == "till" else "PB",
+            "CPI": self.config.effective_c2b_shortcode,
+            "Size": str(size),
+        }
+        answer = self._post(QR_CODE_PATH, payload, "Dynamic QR")
+        data = answer.data
+        if data is None:
+            raise self._unusable(answer, "Dynamic QR")
+        image = data.get("QRCode")
+        # the success code differs between Safaricom's page ("AG_...") and its sandbox ("00"):
+        # the image says
+        if data.get("errorCode") or answer.status != 200 or not isinstance(image, str) or not image.strip():
+            raise self._api_error(answer)
+        try:
+            base64.b64decode(image, validate=True)
+        except ValueError:
+            raise DarajaTransportError("Dynamic QR: the image is not base64", ambiguous=False) from None
+        return image
 
     # ------------------------------------------------------------------ records and refunds
 

@@ -19,6 +19,7 @@ TRANSACTION_STATUS_PATH = "/mpesa/transactionstatus/v1/query"
 REVERSAL_PATH = "/mpesa/reversal/v1/request"
 PULL_REGISTER_PATH = "/pulltransactions/v1/register"
 PULL_QUERY_PATH = "/pulltransactions/v1/query"
+QR_CODE_PATH = "/mpesa/qrcode/v1/generate"
 
 
 def c2b_register_path(version: str) -> str:

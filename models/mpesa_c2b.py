@@ -92,11 +92,18 @@ class MpesaCallback(models.Model):
                 if existing.is_validation and not is_validation and existing.status == "pending":
                     with existing._payment_guard():
                         existing.write(Callback._c2b_vals(notif, raw_text, source, config, remote_addr))
-                    return existing._notify_c2b()
+                    return existing._c2b_stored()
                 return existing._record_duplicate(raw_text)
         with Callback._payment_guard():
             row = Callback._insert_row(Callback._c2b_vals(notif, raw_text, source, config, remote_addr))
-        return row._notify_c2b()
+        return row._c2b_stored()
+
+    def _c2b_stored(self):
+        """A new C2B payment: claimed at once when it names a waiting order (mpesa_account_code.py),
+        else offered to the tills."""
+        if self.env["mpesa.account.code"]._match_payment(self):
+            return self
+        return self._notify_c2b()
 
     @api.model
     def _c2b_vals(self, notif, raw_text, source, config, remote_addr):

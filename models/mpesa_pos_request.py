@@ -427,6 +427,72 @@ class MpesaCallback(models.Model):
                 raise MpesaRequestError(str(MSG_ALREADY))
         return rows
 
+    # ================================================================== pay-to-account codes, Dynamic QR
+
+    @api.model
+    def _pos_account_code(
+        self, amount=None, order_uuid=None, payment_method_id=None, pos_config_id=None, qr=False
+    ):
+        """A code naming this order for a payment of exactly ``amount`` (the paybill's account number,
+        or the reference of a Dynamic QR, ``qr``); its payment is claimed the moment it arrives."""
+        if isinstance(amount, bool) or not isinstance(amount, (int, float, str)):
+            raise MpesaRequestError(self.env._("Invalid amount: whole shillings only"))
+        amount_int = validate_amount(amount)
+        order_key = self._order_key_param(order_uuid)
+        if not order_key:
+            raise MpesaRequestError(self.env._("order_uuid is required"))
+        if not isinstance(qr, bool):
+            raise MpesaRequestError(self.env._("qr must be true or false"))
+        method, config = self._config_for_payment_method(payment_method_id, pos_config_id)
+        pos_config = self._pos_config_for_request(pos_config_id)
+        if config.account_type == "till" and not qr:
+            raise MpesaRequestError(
+                self.env._("A till number takes no account number: show the Dynamic QR, or send an STK push.")
+            )
+        code = (
+            self.env["mpesa.account.code"]
+            .sudo()
+            ._issue(config.sudo(), pos_config, method, order_key, Decimal(amount_int), qr=qr)
+        )
+        answer = code._till_answer()
+        if qr:
+            try:
+                answer["qr_image"] = (
+                    config.sudo()
+                    ._get_daraja_client()
+                    .dynamic_qr(amount_int, code.code, config.company_id.name)
+                )
+            except DarajaError as error:
+                raise MpesaRequestError(
+                    self.env._("M-Pesa gave no QR code: %(error)s", error=config._format_daraja_error(error))
+                ) from None
+        return answer
+
+    @api.model
+    def _account_code_for_till(self, code_id, pos_config_id):
+        if not _is_int(code_id):
+            raise MpesaRequestError(self.env._("code_id must be an integer"))
+        code = self.env["mpesa.account.code"].sudo().browse(code_id).exists()
+        pos_config = self._pos_config_for_request(pos_config_id)
+        mine = code.user_id == self.env.user or (pos_config and code.pos_config_id == pos_config)
+        if not code or not (mine or self.env.user.has_group(MANAGER_GROUP)):
+            raise MpesaRequestError(self.env._("Unknown code"))
+        return code
+
+    @api.model
+    def _pos_account_code_status(self, code_id=None, pos_config_id=None):
+        return self._account_code_for_till(code_id, pos_config_id)._till_answer()
+
+    @api.model
+    def _pos_account_code_cancel(self, code_id=None, pos_config_id=None):
+        """The till stops waiting; a payment that already came stays the order's (answered "paid")."""
+        code = self._account_code_for_till(code_id, pos_config_id)
+        self.env.cr.execute("SELECT id FROM mpesa_account_code WHERE id = %s FOR UPDATE", (code.id,))
+        code.invalidate_recordset()
+        if code.state == "waiting":
+            code.write({"state": "cancelled"})
+        return code._till_answer()
+
     # ================================================================== refunds by Reversal
 
     @api.model
