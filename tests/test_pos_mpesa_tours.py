@@ -5,6 +5,8 @@ the test to the confirmation URL exactly as Safaricom posts them.
 """
 
 import threading
+import time
+import uuid
 from unittest.mock import patch
 from urllib.parse import urlparse
 
@@ -13,6 +15,7 @@ from odoo.addons.point_of_sale.tests.test_frontend import TestPointOfSaleHttpCom
 from odoo.addons.pos_mpesa.daraja import nairobi_timestamp
 from odoo.tests import tagged
 
+from . import common
 from .common import SANDBOX_PASSKEY, start_simulator, tell_tills_in_the_transaction
 
 C2B_SHORTCODE = "600984"
@@ -233,3 +236,60 @@ class TestPosMpesaTours(TestPointOfSaleHttpCommon):
         self.assert_paid_by_mpesa("RFREE00002")
         taken = self.env["mpesa.callback"].sudo().search([("mpesa_receipt_number", "=", "RTAKEN0001")])
         self.assertEqual(taken.claim_order_key, "0b0e6c1e-0000-4000-8000-00000000a11a")
+
+    # ------------------------------------------------------------------ refunds by Reversal
+
+    def paid_sale(self, amount=100):
+        """A sale of this till paid with a C2B payment the simulator knows (its session left open, no
+        opening dialog); (order, its M-Pesa row). The recipe of test_reversal_lookup.py's paid_order,
+        with MpesaCase's helpers (this class is no MpesaCase: it needs Odoo's POS test data)."""
+        self.mpesa_config.write(
+            {"initiator_name": "testapi", "security_credential": "UGFzdGVkRnJvbVBvcnRhbA=="}
+        )
+        self.mpesa_config.action_register_c2b_urls()
+        receipt = common.MpesaCase.sim_control(
+            self, "POST", "c2b/pay", {"shortcode": C2B_SHORTCODE, "amount": amount, "delivery": "once"}
+        )["trans_id"]
+        row = self.env["mpesa.callback"].sudo()
+        deadline = time.monotonic() + 15
+        while not row and time.monotonic() < deadline:
+            common.MpesaCase.let_callbacks_in(self, 0.3)
+            row = row.search([("mpesa_receipt_number", "=", receipt), ("status", "=", "success")])
+        self.assertTrue(row, f"the confirmation of {receipt} never reached Odoo")
+        order_uuid = str(uuid.uuid4())
+        self.assertTrue(
+            row._claim(order_uuid, pos_config=self.main_pos_config, payment_method=self.mpesa_method)
+        )
+        self.pos_config = self.main_pos_config  # the till MpesaCase.sync_order pays at
+        order = common.MpesaCase.sync_order(self, order_uuid, row, amount=amount)
+        row.invalidate_recordset()
+        self.assertEqual(row.pos_order_id, order)
+        return order, row
+
+    def test_refund_by_reversal(self):
+        sale, row = self.paid_sale()
+        self.pos_user.group_ids += self.env.ref("pos_mpesa.group_mpesa_refund")
+        self.main_pos_config.auto_validate_terminal_payment = False  # the cashier sees the line done
+        self.start_pos_tour("PosMpesaReversalTour")
+        refund = self.last_order()
+        self.assertNotEqual(refund, sale)
+        self.assertEqual(refund.refunded_order_id, sale)
+        self.assertEqual(refund.state, "paid")
+        payment = refund.payment_ids
+        self.assertEqual((payment.payment_method_id, payment.amount), (self.mpesa_method, -100))
+        row.invalidate_recordset()
+        self.assertEqual(row.reversal_state, "reversed")
+        self.assertTrue(row.reversal_receipt)
+        self.assertEqual(payment.transaction_id, row.reversal_receipt, "the till kept the reversal's receipt")
+        self.assertFalse(payment.mpesa_callback_id, "the sale's payment stays the sale's")
+
+    def test_refund_by_reversal_refused_without_the_group(self):
+        sale, row = self.paid_sale()
+        self.start_pos_tour("PosMpesaReversalRefusedTour")
+        row.invalidate_recordset()
+        self.assertFalse(row.reversal_state)
+        self.assertFalse(self.env["mpesa.daraja.request"].sudo().search([("kind", "=", "reversal")]))
+        paid = self.env["pos.order"].search(
+            [("config_id", "=", self.main_pos_config.id), ("state", "=", "paid")]
+        )
+        self.assertEqual(paid, sale, "the refund was not validated")

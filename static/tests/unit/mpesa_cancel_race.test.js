@@ -3,31 +3,19 @@ import {onRpc} from "@web/../tests/web_test_helpers";
 import {definePosModels} from "@point_of_sale/../tests/unit/data/generate_model_definitions";
 import {setupPosEnv} from "@point_of_sale/../tests/unit/utils";
 import {PaymentMpesa} from "@pos_mpesa/app/utils/payment/payment_mpesa";
+import {fakeMpesaLine} from "@pos_mpesa/../tests/unit/utils/mpesa_line";
 
 describe.current.tags("desktop");
 definePosModels();
 
-/** A waiting STK line with just what PaymentMpesa reads and writes. */
+/** A waiting STK line. */
 function waitingLine() {
     const order = {uuid: "0f5c2d1e-1111-4a2b-9c3d-123456789abc", payment_ids: []};
-    const line = {
+    const line = fakeMpesaLine(order, {
         uuid: "line-1",
-        pos_order_id: order,
         mpesa_checkout_request_id: "ws_CO_RACE",
         status: "waitingCancel",
-        state: {},
-        isMpesa: () => true,
-        getMpesaState() {
-            return {mpesaPaid: false, ...this.state};
-        },
-        setMpesaState(values) {
-            Object.assign(this.state, values);
-        },
-        setPaymentStatus(status) {
-            this.status = status;
-        },
-    };
-    order.payment_ids.push(line);
+    });
     return {order, line};
 }
 

@@ -1,7 +1,13 @@
 import {PosPayment} from "@point_of_sale/app/models/pos_payment";
 import {patch} from "@web/core/utils/patch";
 
-const MPESA_DEFAULT_STATE = {mpesaStk: false, mpesaDeadline: 0, mpesaMessage: "", mpesaPaid: false};
+const MPESA_DEFAULT_STATE = {
+    mpesaStk: false,
+    mpesaDeadline: 0,
+    mpesaMessage: "",
+    mpesaPaid: false,
+    mpesaReversalId: 0, // the reversal this refund line sent (mpesa.daraja.request id)
+};
 
 // The line's M-Pesa state that is not sent to the server but must survive a reload
 // (uiState is stored with the order in IndexedDB). Methods, not getters: the POS
@@ -13,6 +19,10 @@ patch(PosPayment.prototype, {
     },
     isMpesa() {
         return this.payment_method_id?.use_payment_terminal === "mpesa";
+    },
+    /** A negative M-Pesa line of a refund order: the money goes back by an M-Pesa Reversal. */
+    isMpesaReversal() {
+        return this.isMpesa() && Boolean(this.pos_order_id?.isRefund) && this.amount < 0;
     },
     /** STK push (toggle ON) or C2B matching (toggle OFF, the default). */
     isMpesaStk() {

@@ -13,6 +13,12 @@ patch(PosStore.prototype, {
             );
             line?.payment_method_id.payment_terminal?.handleStatusPush(payload);
         });
+        this.data.connectWebSocket("MPESA_REVERSAL_RESULT", (payload) => {
+            const line = this.models["pos.payment"].find(
+                (l) => l.isMpesa() && l.getMpesaState().mpesaReversalId === payload?.reversal_id
+            );
+            line?.payment_method_id.payment_terminal?.handleReversalPush(payload);
+        });
         // the server sends this only to the tills whose payment methods use that account
         this.data.connectWebSocket("MPESA_C2B_RECEIVED", (payload) => {
             this.mpesaEvents.trigger("c2b-received", payload);

@@ -117,3 +117,66 @@ export function otherTillTakes(receipt) {
         },
     ];
 }
+
+/** A refund order's M-Pesa line: a reversal, with no STK/C2B toggle. */
+export function reverseOnMpesa() {
+    return [
+        {
+            content: "the refund line offers a reversal, without the STK/C2B toggle",
+            trigger:
+                ".mpesa-line-status:not(:has(.mpesa-stk-toggle)) .mpesa-reverse:contains('Reverse on M-Pesa')",
+        },
+        {
+            content: "nothing to validate before the money went back",
+            trigger: ".payment-screen .validation-button.disabled",
+        },
+        {
+            content: "Reverse on M-Pesa",
+            trigger: ".mpesa-line-status .mpesa-reverse",
+            run: "click",
+        },
+    ];
+}
+
+export function reversedIs(message) {
+    return [
+        {
+            content: `the line is done: "${message}"`,
+            trigger: `.mpesa-line-status[data-status='done'] .mpesa-reversal-done:contains('${message}')`,
+        },
+    ];
+}
+
+export function validateRefund() {
+    return [
+        {
+            content: "the refund can be validated",
+            trigger: ".payment-screen .validation-button.highlight",
+            run: "click",
+        },
+    ];
+}
+
+export function reversalRefusedWith(message) {
+    return [
+        {
+            content: "the server's refusal is shown",
+            trigger: `.modal .modal-body:contains('${message}')`,
+        },
+        {content: "close", trigger: ".modal .modal-footer .btn-primary", run: "click"},
+        {
+            content: "the line keeps the reason and offers to send again",
+            trigger: `.mpesa-line-status:has(.mpesa-line-message:contains('${message}')) .mpesa-reverse:contains('Reverse on M-Pesa')`,
+        },
+    ];
+}
+
+export function receiptShowsReversal() {
+    return [
+        {
+            content: "the customer receipt shows the reversal",
+            trigger:
+                ".receipt-screen .pos-receipt .mpesa-reversal-receipt:contains('M-Pesa reversal:')",
+        },
+    ];
+}

@@ -4,7 +4,8 @@ import {displayMpesaPhone} from "@pos_mpesa/utils/phone";
 /**
  * What an M-Pesa payment line shows under its amount: the STK/C2B toggle and the
  * send button before sending, the countdown and Cancel while the customer is asked,
- * the receipt number once paid.
+ * the receipt number once paid. A refund line (a reversal) has no toggle: Reverse on M-Pesa, then
+ * M-Pesa's answer.
  */
 export class MpesaLineStatus extends Component {
     static template = "pos_mpesa.MpesaLineStatus";

@@ -90,14 +90,22 @@ patch(PaymentScreen.prototype, {
             if (terminal.waiters[line.uuid]) {
                 continue; // still waiting in this page
             }
-            if (!line.mpesa_checkout_request_id) {
-                // reloaded before the push was confirmed: it may or may not have reached the phone
+            const reversal = line.isMpesaReversal();
+            const sent = reversal
+                ? line.getMpesaState().mpesaReversalId
+                : line.mpesa_checkout_request_id;
+            if (!sent) {
+                // reloaded before the server answered: a push may or may not have reached the
+                // phone; a reversal can be sent again (the server reverses a payment once)
+                const message = reversal
+                    ? _t(
+                          "The POS was reloaded while sending the reversal. Send it again: M-Pesa reverses a payment only once."
+                      )
+                    : _t(
+                          "The POS was reloaded while sending. Check the customer's phone before sending again."
+                      );
                 line.setPaymentStatus("retry");
-                line.setMpesaState({
-                    mpesaMessage: _t(
-                        "The POS was reloaded while sending. Check the customer's phone before sending again."
-                    ),
-                });
+                line.setMpesaState({mpesaMessage: message});
                 continue;
             }
             line.setPaymentStatus("waitingCard");

@@ -7,23 +7,54 @@ import {ask, makeAwaitable} from "@point_of_sale/app/utils/make_awaitable_dialog
 import {MpesaPhoneDialog} from "@pos_mpesa/app/components/mpesa_phone_dialog/mpesa_phone_dialog";
 import {MpesaPaymentSelectDialog} from "@pos_mpesa/app/components/mpesa_payment_select_dialog/mpesa_payment_select_dialog";
 import {checkMpesaAmount, displayMpesaPhone, MPESA_MAX_AMOUNT} from "@pos_mpesa/utils/phone";
+import {refundedOrder} from "@pos_mpesa/utils/refund";
 
 // The till waits 75 s for the customer's PIN (the server answers "timeout" after that).
 export const STK_WAIT_MS = 75000;
+// A reversal's result usually comes within seconds; M-Pesa has no deadline of its own for it, so the
+// till waits this long (plus NO_ANSWER_GRACE_MS) and the cashier can check again afterwards.
+export const REVERSAL_WAIT_MS = 60000;
 // The result normally arrives by bus push; polling is the fallback, quick first then slower.
 const POLL_DELAYS_MS = [3000, 3000, 5000, 5000, 8000, 10000];
-// With no answer at all from our server this long after the deadline, stop waiting.
+// With no final answer this long after the deadline, stop waiting.
 const NO_ANSWER_GRACE_MS = 60000;
+// What the till says when it stops waiting without a final answer, by kind of wait.
+const NO_ANSWER = {
+    stk: () =>
+        _t(
+            "No answer about this payment. Check the customer's M-Pesa message; if it was paid, switch the toggle OFF and Validate to find it."
+        ),
+    reversal: () =>
+        _t(
+            "No answer from M-Pesa about this reversal yet. Do not refund this amount another way: press Check Reversal in a moment."
+        ),
+};
+// Why a refund line cannot be reversed, found before asking the server (see refundedOrder).
+const NOT_REVERSIBLE = {
+    none: () =>
+        _t("This refund is not linked to a paid order: refund it with another payment method."),
+    several: () =>
+        _t(
+            "This refund takes back lines of several orders: refund each order on its own to reverse its M-Pesa payment."
+        ),
+    not_synced: () =>
+        _t(
+            "The refunded order is not on the server yet: reverse the payment once the POS is back online."
+        ),
+};
 
 /**
  * M-Pesa at the till. One payment line runs one of two flows, chosen with the line's toggle:
  * STK push (ON): ask the customer's phone for the PIN, then wait for the result;
  * C2B (OFF, default): find the payment the customer already sent and claim it for this order.
+ * On a refund order, a negative M-Pesa line is a Reversal instead: the customer's payment of the
+ * refunded order goes back to their M-Pesa (the toggle does not apply).
  */
 export class PaymentMpesa extends PaymentInterface {
     setup() {
         super.setup(...arguments);
-        // STK waits in progress, by payment line uuid: {checkoutId, promise, resolve, timer, settled}
+        // Waits in progress, by payment line uuid: {kind: "stk", checkoutId} or
+        // {kind: "reversal", reversalId}, with {promise, resolve, timer, settled}
         this.waiters = {};
     }
 
@@ -35,7 +66,13 @@ export class PaymentMpesa extends PaymentInterface {
     async sendPaymentRequest(uuid) {
         await super.sendPaymentRequest(...arguments);
         const line = this._findLine(uuid);
-        if (!line || !this._checkAmount(line)) {
+        if (!line) {
+            return false;
+        }
+        if (line.isMpesaReversal()) {
+            return this._reverse(line);
+        }
+        if (!this._checkAmount(line)) {
             return false;
         }
         line.setMpesaState({mpesaMessage: ""});
@@ -50,6 +87,9 @@ export class PaymentMpesa extends PaymentInterface {
         await super.sendPaymentCancel(...arguments);
         const line = order.payment_ids.find((l) => l.uuid === uuid);
         const waiter = this.waiters[uuid];
+        if (waiter?.kind === "reversal") {
+            return false; // a reversal sent to M-Pesa cannot be called back
+        }
         if (!line || !waiter) {
             return !line?.getMpesaState().mpesaPaid;
         }
@@ -113,16 +153,23 @@ export class PaymentMpesa extends PaymentInterface {
         return this.waitForResult(line);
     }
 
+    // ------------------------------------------------------------------ waiting for a result
+
     /**
-     * Resolves true when the customer paid, false otherwise. Also used to resume the wait
-     * after a reload of the POS (immediate: check the status at once).
+     * Waits for the result of what the line sent (an STK push, or a reversal when the line holds
+     * one): resolves true when the customer paid or got the money back, false otherwise. The result
+     * normally comes by bus push; polling asks the server as fallback. Also used to resume the wait
+     * after a reload of the POS (immediate: ask at once).
      */
     waitForResult(line, {immediate = false} = {}) {
         const existing = this.waiters[line.uuid];
         if (existing) {
             return existing.promise;
         }
-        const waiter = {checkoutId: line.mpesa_checkout_request_id, settled: false};
+        const reversalId = line.getMpesaState().mpesaReversalId;
+        const waiter = reversalId
+            ? {kind: "reversal", reversalId, settled: false}
+            : {kind: "stk", checkoutId: line.mpesa_checkout_request_id, settled: false};
         waiter.promise = new Promise((resolve) => (waiter.resolve = resolve));
         this.waiters[line.uuid] = waiter;
         this._schedulePoll(line, waiter, immediate ? 0 : POLL_DELAYS_MS[0], 0);
@@ -133,7 +180,7 @@ export class PaymentMpesa extends PaymentInterface {
     async handleStatusPush(payload) {
         const line = this._findLineByCheckout(payload.checkout_request_id);
         const waiter = line && this.waiters[line.uuid];
-        if (!waiter || waiter.settled || payload.status === "pending") {
+        if (!waiter || waiter.settled || waiter.kind !== "stk" || payload.status === "pending") {
             return;
         }
         if (payload.status === "completed") {
@@ -158,7 +205,7 @@ export class PaymentMpesa extends PaymentInterface {
             this._settle(line, waiter, null); // the line was removed: nothing to wait for
             return;
         }
-        const answer = await this._rpc("/mpesa/check_status", this._stkParams(line, waiter));
+        const answer = await this._askStatus(line, waiter);
         if (waiter.settled) {
             return;
         }
@@ -166,26 +213,44 @@ export class PaymentMpesa extends PaymentInterface {
             this._settle(line, waiter, answer);
             return;
         }
+        // Still pending, or no answer. An STK push times out on the server at the deadline; a
+        // reversal may stay pending: either way the till stops waiting some time after it.
         const deadline = line.getMpesaState().mpesaDeadline || Date.now();
-        if (!answer.success && Date.now() > deadline + NO_ANSWER_GRACE_MS) {
-            this._settle(line, waiter, {
-                status: "error",
-                message: _t(
-                    "No answer about this payment. Check the customer's M-Pesa message; if it was paid, switch the toggle OFF and Validate to find it."
-                ),
-            });
+        const now = Date.now();
+        if (now > deadline + NO_ANSWER_GRACE_MS) {
+            this._settle(line, waiter, {status: "no_answer", message: NO_ANSWER[waiter.kind]()});
             return;
         }
-        // Still pending: ask again, never later than the deadline (the server then answers timeout).
+        // Ask again, never later than the deadline (the server may answer timeout then).
         const backoff = POLL_DELAYS_MS[Math.min(attempt + 1, POLL_DELAYS_MS.length - 1)];
-        const untilDeadline = Math.max(deadline - Date.now(), 0) + 500;
-        this._schedulePoll(line, waiter, Math.min(backoff, untilDeadline), attempt + 1);
+        const delay = deadline > now ? Math.min(backoff, deadline - now + 500) : backoff;
+        this._schedulePoll(line, waiter, delay, attempt + 1);
     }
 
+    _askStatus(line, waiter) {
+        if (waiter.kind === "reversal") {
+            return this._rpc("/mpesa/reversal_status", {
+                reversal_id: waiter.reversalId,
+                pos_config_id: this.pos.config.id,
+            });
+        }
+        return this._rpc("/mpesa/check_status", this._stkParams(line, waiter));
+    }
+
+    /** The wait is over (answer null: the line was removed); resolves it with the line's outcome. */
     _settle(line, waiter, answer) {
         waiter.settled = true;
         clearTimeout(waiter.timer);
         delete this.waiters[line.uuid];
+        const done =
+            waiter.kind === "reversal"
+                ? this._reversalResult(line, answer)
+                : this._stkResult(line, answer);
+        waiter.resolve(done);
+    }
+
+    /** Applies an STK push's final answer to the line; true when the customer paid. */
+    _stkResult(line, answer) {
         if (answer?.status === "completed") {
             line.mpesa_receipt_number = answer.receipt_number || "";
             line.transaction_id = answer.receipt_number || line.transaction_id;
@@ -197,8 +262,7 @@ export class PaymentMpesa extends PaymentInterface {
                 mpesaMessage: answer.receipt_number ? "" : paid,
             });
             this.env.services.notification.add(paid, {type: "success"});
-            waiter.resolve(true);
-            return;
+            return true;
         }
         // A failed push keeps no reference: the line may later take a C2B payment instead.
         line.mpesa_checkout_request_id = "";
@@ -215,7 +279,79 @@ export class PaymentMpesa extends PaymentInterface {
                 _t("M-Pesa payment not received")
             );
         }
-        waiter.resolve(false);
+        return false;
+    }
+
+    // ------------------------------------------------------------------ refund by Reversal
+
+    /**
+     * Sends the customer's M-Pesa payment of the refunded order back (the server picks the payment
+     * of exactly this amount), then waits for M-Pesa's result. A line that already sent a reversal
+     * whose result did not come in time asks about that one again (Check Reversal): never twice.
+     */
+    async _reverse(line) {
+        const order = line.pos_order_id;
+        let immediate = Boolean(line.getMpesaState().mpesaReversalId);
+        line.setMpesaState({mpesaMessage: ""});
+        if (!immediate) {
+            const original = refundedOrder(order);
+            if (!original.orderId) {
+                this._fail(line, NOT_REVERSIBLE[original.problem]());
+                return false;
+            }
+            const result = await this._rpc("/mpesa/reverse", {
+                order_id: original.orderId,
+                amount: -line.amount, // the server checks it is exactly one M-Pesa payment
+                pos_config_id: this.pos.config.id,
+                refund_order_uuid: order.uuid,
+            });
+            if (!result.success) {
+                this._fail(line, result.message || _t("The reversal was not sent."));
+                return false;
+            }
+            line.setMpesaState({mpesaReversalId: result.reversal_id, mpesaMessage: result.message});
+            immediate = result.status !== "pending"; // answered already: take it at once
+        }
+        line.setMpesaState({mpesaDeadline: Date.now() + REVERSAL_WAIT_MS});
+        line.setPaymentStatus("waitingCard");
+        return this.waitForResult(line, {immediate});
+    }
+
+    /** Bus push MPESA_REVERSAL_RESULT: the server's final answer (see the PosStore patch). */
+    handleReversalPush(payload) {
+        const line = this._findLineByReversal(payload?.reversal_id);
+        const waiter = line && this.waiters[line.uuid];
+        if (
+            !waiter ||
+            waiter.settled ||
+            waiter.kind !== "reversal" ||
+            payload.status === "pending"
+        ) {
+            return;
+        }
+        this._settle(line, waiter, payload);
+    }
+
+    /** Applies a reversal's final answer to the line; true when the money went back. */
+    _reversalResult(line, answer) {
+        line.setMpesaState({mpesaDeadline: 0});
+        if (!answer) {
+            return false;
+        }
+        if (["reversed", "already_reversed"].includes(answer.status)) {
+            line.setMpesaState({mpesaMessage: answer.message});
+            if (answer.reversal_receipt && this.pos.models["pos.payment"].fields.transaction_id) {
+                line.transaction_id = answer.reversal_receipt;
+            }
+            this.env.services.notification.add(answer.message, {type: "success"});
+            return true;
+        }
+        if (answer.status !== "no_answer") {
+            // refused or dropped by M-Pesa: nothing went back, the line may send a new reversal
+            line.setMpesaState({mpesaReversalId: 0});
+        }
+        this._fail(line, answer.message);
+        return false;
     }
 
     // ------------------------------------------------------------------ C2B matching
@@ -321,6 +457,15 @@ export class PaymentMpesa extends PaymentInterface {
 
     _findLine(uuid) {
         return this.pos.models["pos.payment"].find((line) => line.uuid === uuid);
+    }
+
+    _findLineByReversal(reversalId) {
+        return (
+            reversalId &&
+            this.pos.models["pos.payment"].find(
+                (line) => line.isMpesa() && line.getMpesaState().mpesaReversalId === reversalId
+            )
+        );
     }
 
     _findLineByCheckout(checkoutId) {
