@@ -7,8 +7,8 @@ concurrent clients (threads; POS users logged in with /web/session/authenticate,
 one table (scenario | figure | value | target | ok), then `N passed, N failed` on the last line;
 exits 1 when a figure is off. See README, "Reliability".
 
-    tools/run reliability            # full counts (about 13 minutes on 2 cores)
-    tools/run reliability --quick    # small counts (3-4 minutes)
+    tools/run reliability            # full counts (about 21 minutes on 2 cores; outage alone: 7)
+    tools/run reliability --quick    # small counts (about 5 minutes)
     options: --only twins,fuzz (scenarios: replay twins race fuzz forgery outage lost_confirmations
              faults; they run in this order whatever the order given; the log scan always runs)
              --workers N (0 = threaded server), --source head (install HEAD's module, not the work tree),
