@@ -80,9 +80,7 @@ class MpesaDarajaRequest(models.Model):
     originator_conversation_id = fields.Char(string="OriginatorConversationID", readonly=True)
     result_code = fields.Char(readonly=True)
     result_desc = fields.Char(string="M-Pesa's Answer", readonly=True)
-    result_receipt = fields.Char(
-        string="Result Receipt", readonly=True, help="The receipt of the reversal M-Pesa made."
-    )
+    result_receipt = fields.Char(readonly=True, help="The receipt of the reversal M-Pesa made.")
     result_payload = fields.Text(readonly=True, help="What M-Pesa posted, stored before it was acknowledged.")
     result_date = fields.Datetime(string="Answered On", readonly=True)
     remote_addr = fields.Char(string="Source IP", readonly=True)
