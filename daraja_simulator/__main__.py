@@ -10,7 +10,13 @@ import threading
 
 from .accounts import CONSUMER_KEY, CONSUMER_SECRET, SANDBOX_PASSKEY
 from .server import SimulatorServer
-from .state import BAD_CREDENTIALS_MODES, MSISDN_MODES, QUERY_PENDING_MODES
+from .state import (
+    BAD_CREDENTIALS_MODES,
+    MSISDN_MODES,
+    QR_RESPONSE_CODES,
+    QR_TILL_BILL_REFS,
+    QUERY_PENDING_MODES,
+)
 
 
 def _port(text: str) -> int:
@@ -44,6 +50,14 @@ def _parser() -> argparse.ArgumentParser:
         "--msisdn-mode", choices=MSISDN_MODES, default="hashed", help="MSISDN in C2B notifications"
     )
     p.add_argument("--c2b-version", choices=("v1", "v2"), default="v2", help="C2B product of the Daraja app")
+    p.add_argument(
+        "--qr-response-code", choices=QR_RESPONSE_CODES, default="00",
+        help='Dynamic QR success code: "00" (2026 sandbox) or "AG" (AG_<date>_<hex>, Safaricom\'s page)',
+    )  # fmt: skip
+    p.add_argument(
+        "--qr-till-bill-ref", choices=QR_TILL_BILL_REFS, default="ref_no",
+        help="BillRefNumber of a scanned Buy Goods QR: its RefNo, or empty (unverified on Daraja)",
+    )  # fmt: skip
     p.add_argument("-v", "--verbose", action="store_true", help="log every request")
     return p
 
@@ -85,6 +99,8 @@ def main(argv=None) -> int:
             query_pending_mode=args.query_pending,
             c2b_msisdn_mode=args.msisdn_mode,
             c2b_api_version=args.c2b_version,
+            qr_response_code=args.qr_response_code,
+            qr_till_bill_ref=args.qr_till_bill_ref,
         ).start()
     except (OSError, OverflowError, ValueError) as exc:
         sys.stderr.write(f"daraja_simulator: cannot start: {exc}\n")

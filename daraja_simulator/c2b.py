@@ -123,8 +123,9 @@ class C2BService:
             },
         )
 
-    def pay(self, data: dict) -> dict:
-        """Control API / phone page: a customer pays the till or paybill from their phone."""
+    def pay(self, data: dict, source: str = "control") -> dict:
+        """Control API / phone page: a customer pays the till or paybill from their phone (source
+        "control"), or scans a Dynamic QR (source "qr", qr.py)."""
         if not isinstance(data, dict):
             raise ControlError(400, "Expected a JSON object")
         account = self.state.c2b_accounts.get(str(data.get("shortcode", "")).strip())
@@ -151,7 +152,7 @@ class C2BService:
             raise ControlError(400, f"delivery must be one of {', '.join(C2B_DELIVERY_MODES)}")
         if account.shortcode not in self.state.registrations:
             raise ControlError(409, unregistered_message(account.shortcode))
-        return self.start_payment(account, amount, msisdn, bill_ref, mode, "control", delivery).public()
+        return self.start_payment(account, amount, msisdn, bill_ref, mode, source, delivery).public()
 
     def start_payment(self, account, amount, msisdn, bill_ref, mode, source, delivery="once") -> C2BPayment:
         with self.state.lock:

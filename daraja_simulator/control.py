@@ -13,19 +13,31 @@ Documented in the README, "The Daraja simulator". For outages (the reliability s
 - `GET /__sim__/stats` -> `{"oauth_requests": n, "tokens_issued": n, "api_requests": {"stk_push": n, ...},
   "held": n}`: requests received per Daraja API since the start or the last reset (faulted ones included),
   OAuth tokens issued, requests held by "no_answer" now.
+
+Dynamic QR (qr.py):
+- `GET /__sim__/qr` -> `{"qr_codes": [{"qr_id": "QR000001", "request_id", "merchant_name", "ref_no",
+  "amount", "trx_code", "cpi", "size", "created_at", "payments": [TransID, ...], "kind": "qr"}, ...]}`,
+  newest first; `GET /__sim__/qr/<qr_id or RefNo>/image`: its PNG (what QRCode held).
+- `POST /__sim__/qr/<qr_id or RefNo>/pay {"msisdn", "msisdn_mode", "delivery", "bill_ref"}` (all
+  optional), or `POST /__sim__/qr/pay {"qr_id" or "reference", ...}`: the customer scans the QR and pays
+  its amount to its CPI, a C2B payment like `c2b/pay` (BillRefNumber = RefNo; a BG QR's empty with
+  "bill_ref": "empty" or the option qr_till_bill_ref) -> `{"qr": {...}, "payment": {...as c2b/pay}}`.
 """
 
 import dataclasses
 import re
+from urllib.parse import unquote
 
 from .c2b import normalise_phone
-from .http_types import ApiError, ControlError, json_response
+from .http_types import ApiError, ControlError, Response, json_response
 from .results import DELIVERY_MODES, INTERACTIVE, ONCE, SUFFIX_TABLE, Scenario, callback_desc, normalise_code
 from .state import Options
 
 _STK_ACTION = re.compile(r"^stk/([A-Za-z0-9_]{1,64})/(resolve|pin|cancel)$")
 _REPLAY = re.compile(r"^callbacks/([0-9]{1,9})/replay$")
 _ACCOUNT = re.compile(r"^accounts/([0-9]{5,7})$")
+_QR_PAY = re.compile(r"^qr/([^/]{1,120})/pay$")
+_QR_IMAGE = re.compile(r"^qr/([^/]{1,120})/image$")
 # Options a client may switch at run time (credentials stay as started).
 _RUNTIME_OPTIONS = {f.name for f in dataclasses.fields(Options)} - {
     "consumer_key",
@@ -35,8 +47,9 @@ _RUNTIME_OPTIONS = {f.name for f in dataclasses.fields(Options)} - {
 
 
 class ControlApi:
-    def __init__(self, state, stk, c2b, deliverer, scheduler):
+    def __init__(self, state, stk, c2b, deliverer, scheduler, qr=None):
         self.state = state
+        self.qr = qr
         self.stk = stk
         self.c2b = c2b
         self.deliverer = deliverer
@@ -86,6 +99,12 @@ class ControlApi:
                 return json_response(200, {"fault": self.state.options.fault, **counts})
             if sub == "stats":
                 return json_response(200, self.state.stats())
+            if sub == "qr" and self.qr is not None:
+                return json_response(200, {"qr_codes": self.qr.listing()})
+            match = _QR_IMAGE.match(sub)
+            if match and self.qr is not None:
+                image = self.qr.image(self.qr.find(unquote(match.group(1))))
+                return Response(200, image, content_type="image/png")
             raise ControlError(404, "Unknown control endpoint")
         if method != "POST":
             raise ControlError(405, "Use GET or POST")
@@ -111,6 +130,8 @@ class ControlApi:
             return json_response(200, self._set_scenario(data))
         if sub == "c2b/pay":
             return json_response(200, self.c2b.pay(data))
+        if self.qr is not None and (sub == "qr/pay" or _QR_PAY.match(sub)):
+            return json_response(200, self._pay_qr(sub, data))
         if sub == "options":
             return json_response(200, self._set_options(data))
         if sub == "clock":
@@ -122,6 +143,13 @@ class ControlApi:
             self.state.reset()
             return json_response(200, {"reset": True})
         raise ControlError(404, "Unknown control endpoint")
+
+    def _pay_qr(self, sub: str, data: dict) -> dict:
+        match = _QR_PAY.match(sub)
+        key = unquote(match.group(1)) if match else data.get("qr_id") or data.get("reference")
+        if not isinstance(key, str) or not key.strip():
+            raise ControlError(400, "Name the QR: qr/<qr_id or RefNo>/pay, or qr_id or reference in the body")
+        return self.qr.pay(key, data)
 
     @staticmethod
     def _code(data: dict) -> str:

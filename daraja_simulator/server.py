@@ -23,6 +23,7 @@ from .control import ControlApi
 from .delivery import Deliverer, Scheduler
 from .http_types import ApiError, Request, Response
 from .oauth import C2B_FAMILY, STK_FAMILY, generate
+from .qr import QrService
 from .records import RecordsService
 from .state import Options, SimulatorState
 from .stk import StkService
@@ -124,6 +125,7 @@ class _App:
         self.c2b = C2BService(state, self.scheduler, self.deliverer)
         self.stk = StkService(state, self.scheduler, self.deliverer, self.c2b)
         self.records = RecordsService(state, self.scheduler, self.deliverer)
+        self.qr = QrService(state, self.c2b)
         self.routes = {
             "/mpesa/stkpush/v1/processrequest": ("stk_push", self.stk.push),
             "/mpesa/stkpushquery/v1/query": ("stk_query", self.stk.query),
@@ -131,8 +133,9 @@ class _App:
             "/mpesa/reversal/v1/request": ("reversal", self.records.reversal),
             "/pulltransactions/v1/register": ("pull_register", self.records.pull_register),
             "/pulltransactions/v1/query": ("pull_query", self.records.pull_query),
+            "/mpesa/qrcode/v1/generate": ("qr", self.qr.generate),
         }
-        self.control = ControlApi(state, self.stk, self.c2b, self.deliverer, self.scheduler)
+        self.control = ControlApi(state, self.stk, self.c2b, self.deliverer, self.scheduler, self.qr)
 
     def dispatch(self, request: Request) -> Response:
         path = request.path

@@ -45,6 +45,7 @@ FAULT_APIS = (
     "reversal",
     "pull_register",
     "pull_query",
+    "qr",
 )
 # How a C2B payment's confirmation reaches the registered URL: once, or never ("lost": Safaricom gave
 # up after its retries, as while the receiver was down; Pull Transactions still lists the payment)
@@ -53,6 +54,12 @@ C2B_DELIVERY_MODES = ("once", "lost")
 # ResultURL; POST a queue-timeout notice to the QueueTimeOutURL instead (the request was not processed);
 # nothing at all (processed, the Result never comes); or the Result twice (same body, for duplicates).
 ASYNC_OUTCOMES = ("result", "timeout", "none", "twice")
+# Dynamic QR's success code (docs/daraja.md, "Dynamic QR": sources disagree): "00" as the 2026 sandbox
+# answered, or "AG" for the "AG_<date>_<hex>" code of Safaricom's page.
+QR_RESPONSE_CODES = ("00", "AG")
+# The BillRefNumber of a Buy Goods (BG) QR payment: the QR's RefNo, or empty. Unverified which one
+# Daraja sends (docs/daraja.md, "Dynamic QR"); "empty" tests matching by the amount alone.
+QR_TILL_BILL_REFS = ("ref_no", "empty")
 
 
 @dataclass
@@ -83,6 +90,8 @@ class Options:
     fault_processed: bool = False  # http_500/http_503/empty_body/html_body after doing the work (ambiguous)
     fault_hang_seconds: float = 30.0  # how late a "hang" answer comes
     async_outcome: str = "result"  # ASYNC_OUTCOMES: Transaction Status and Reversal
+    qr_response_code: str = "00"  # QR_RESPONSE_CODES: the ResponseCode of a generated Dynamic QR
+    qr_till_bill_ref: str = "ref_no"  # QR_TILL_BILL_REFS: BillRefNumber of a scanned Buy Goods QR
     consumer_key: str = CONSUMER_KEY
     consumer_secret: str = CONSUMER_SECRET
 
@@ -97,6 +106,8 @@ class Options:
             ("stk_c2b_twin", self.stk_c2b_twin, STK_TWIN_MODES),
             ("fault", self.fault, FAULTS),
             ("async_outcome", self.async_outcome, ASYNC_OUTCOMES),
+            ("qr_response_code", self.qr_response_code, QR_RESPONSE_CODES),
+            ("qr_till_bill_ref", self.qr_till_bill_ref, QR_TILL_BILL_REFS),
         ):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}")
@@ -187,7 +198,7 @@ class C2BPayment:
     msisdn_sent: str
     bill_ref_number: str
     created_at: float
-    source: str  # "simulate" (Daraja API) or "control" (control API / phone page)
+    source: str  # "simulate" (Daraja API), "control" (control API / phone page), "qr" (a QR scanned), "stk"
     delivery: str = "once"  # C2B_DELIVERY_MODES
     status: str = "pending"  # pending -> confirmed | rejected | not_delivered | lost
     detail: str = ""
@@ -195,6 +206,28 @@ class C2BPayment:
     def public(self) -> dict:
         data = asdict(self)
         data["kind"] = "c2b"
+        return data
+
+
+@dataclass
+class QrCode:
+    """A Dynamic QR generated (POST /mpesa/qrcode/v1/generate), and the payments made by scanning it."""
+
+    qr_id: str
+    request_id: str
+    merchant_name: str
+    ref_no: str
+    amount: int
+    trx_code: str  # BG, PB, WA, SM, SB
+    cpi: str  # the till, paybill or phone credited
+    size: int
+    created_at: float
+    payments: list = field(default_factory=list)  # TransIDs of the C2B payments made by scanning it
+
+    def public(self) -> dict:
+        data = asdict(self)
+        data["kind"] = "qr"
+        data["payments"] = list(self.payments)
         return data
 
 
@@ -252,6 +285,7 @@ class SimulatorState:
             self.registrations: dict[str, Registration] = {}
             self.pull_registrations: dict[str, str] = {}  # shortcode -> nominated number
             self.reversals: dict[str, dict] = {}  # original receipt -> its reversal
+            self.qr_codes: dict[str, QrCode] = {}  # qr_id -> the Dynamic QR
             self.scenario_overrides: dict[str, Scenario] = {}
             self.deliveries: list[Delivery] = []
             self.fault_seen = 0  # requests to the fault APIs since the fault was set

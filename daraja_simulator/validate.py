@@ -81,3 +81,12 @@ def url(body: dict, name: str, https_only: bool = False) -> str:
     if parts.scheme not in allowed or not parts.hostname:
         raise bad_request(name)
     return value
+
+
+def whole_number(body: dict, name: str, low: int, high: int, default=None) -> int:
+    """A whole number low..high, as a JSON number or a string of digits (absent: `default`, if given)."""
+    raw = body.get(name, default)
+    value = _digits(raw)
+    if value is None or len(value) > len(str(high)) or not low <= int(value) <= high:
+        raise bad_request(name)
+    return int(value)

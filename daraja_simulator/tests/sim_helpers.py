@@ -143,6 +143,7 @@ class Daraja:
             "options",
             "faults",
             "stats",
+            "qr",
         ):
             return self.http.get(f"{self.base}/__sim__/{path}", timeout=5)
         return self.http.post(f"{self.base}/__sim__/{path}", json=body or {}, timeout=10)
@@ -167,6 +168,16 @@ class Daraja:
         }
         body.update(overrides)
         return self.post(f"/mpesa/c2b/{version}/simulate", body)
+
+
+def register_receiver(daraja, receiver, shortcode="600984"):
+    """Register the receiver's /c2b/confirm and /c2b/validate as the shortcode's C2B URLs."""
+    r = daraja.register(
+        shortcode=shortcode,
+        confirmation=f"{receiver.url}/c2b/confirm",
+        validation=f"{receiver.url}/c2b/validate",
+    )
+    assert r.status_code == 200, r.text
 
 
 def wait_until(predicate, timeout=5.0):

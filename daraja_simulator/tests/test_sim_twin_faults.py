@@ -5,20 +5,11 @@ import time
 
 import pytest
 import requests
-from sim_helpers import Daraja, Receiver, wait_until
+from sim_helpers import Daraja, Receiver, register_receiver, wait_until
 
 from daraja_simulator import SimulatorServer
 
 PAID = "254712345600"  # suffix 00: paid at once
-
-
-def _register(daraja, receiver, shortcode="600984"):
-    r = daraja.register(
-        shortcode=shortcode,
-        confirmation=f"{receiver.url}/c2b/confirm",
-        validation=f"{receiver.url}/c2b/validate",
-    )
-    assert r.status_code == 200, r.text
 
 
 def _stk_callback(receiver, index=0):
@@ -29,7 +20,7 @@ def _stk_callback(receiver, index=0):
 
 
 def test_paid_stk_push_is_also_notified_to_the_c2b_confirmation_url(daraja, receiver):
-    _register(daraja, receiver)
+    register_receiver(daraja, receiver)
     r = daraja.push(PAID, callback_url=f"{receiver.url}/stk", AccountReference="ORD-7")
     assert r.status_code == 200
     stk = _stk_callback(receiver)["Body"]["stkCallback"]
@@ -49,7 +40,7 @@ def test_paid_stk_push_is_also_notified_to_the_c2b_confirmation_url(daraja, rece
 
 
 def test_till_twin_goes_to_the_till_number(daraja, receiver):
-    _register(daraja, receiver, shortcode="174381")
+    register_receiver(daraja, receiver, shortcode="174381")
     daraja.push(
         PAID,
         callback_url=f"{receiver.url}/stk",
@@ -67,7 +58,7 @@ def test_no_twin_without_registration_or_when_off_or_unpaid(daraja, receiver):
     txn = daraja.control("transactions").json()["transactions"][0]
     assert txn["c2b_twin"] == "not_registered"
 
-    _register(daraja, receiver)
+    register_receiver(daraja, receiver)
     assert daraja.control("options", {"stk_c2b_twin": "off"}).json()["stk_c2b_twin"] == "off"
     daraja.push("254712345700", callback_url=f"{receiver.url}/stk")  # another phone, suffix 00
     receiver.wait_for(2, path="/stk")
@@ -82,7 +73,7 @@ def test_no_twin_without_registration_or_when_off_or_unpaid(daraja, receiver):
 
 
 def test_twin_comes_even_when_the_stk_callback_does_not(daraja, receiver):
-    _register(daraja, receiver)
+    register_receiver(daraja, receiver)
     daraja.push("254712345608", callback_url=f"{receiver.url}/stk")  # 08: paid, no callback
     twin = receiver.json(0, path="/c2b/confirm")
     txn = daraja.control("transactions").json()["transactions"][0]
@@ -110,7 +101,7 @@ def test_same_moment_sends_both_deliveries_together(daraja, mode, overlap):
 
 
 def test_same_moment_with_two_stk_callbacks(daraja, receiver):
-    _register(daraja, receiver)
+    register_receiver(daraja, receiver)
     daraja.control("options", {"stk_c2b_twin": "same_moment"})
     daraja.push("254712345609", callback_url=f"{receiver.url}/stk")  # 09: paid, callback twice
     receiver.wait_for(2, path="/stk")
