@@ -51,6 +51,24 @@ class MpesaCallback(models.Model):
         if not payments:
             return _refused(env._("This order was not paid with M-Pesa: refund it another way."))
         same = payments.filtered(lambda p: p.currency_id.compare_amounts(p.amount, float(amount)) == 0)
+        asked = (
+            self.env["mpesa.daraja.request"]
+            .sudo()
+            .search(
+                [
+                    ("kind", "=", "reversal"),
+                    ("callback_id", "in", same.ids),
+                    ("refund_order_key", "=", refund_order_key or "-"),
+                    "|",
+                    ("state", "in", ("sending", "sent")),
+                    ("outcome", "in", ("reversed", "already_reversed")),
+                ],
+                order="id desc",
+                limit=1,
+            )
+        )
+        if asked:  # this refund asked already (the till reloaded meanwhile): where that reversal stands
+            return asked._reversal_answer()
         payment = same.filtered(lambda p: not p.reversal_state)[:1]
         if not payment:
             if same:

@@ -75,14 +75,14 @@ class TestDarajaRequests(MpesaCase):
             answer = self.rpc(route, params)
         return answer
 
-    def reverse(self, order, amount):
+    def reverse(self, order, amount, refund_order_uuid=None):
         return self.make_jsonrpc_request(
             "/mpesa/reverse",
             {
                 "order_id": order.id,
                 "amount": amount,
                 "pos_config_id": self.pos_config.id,
-                "refund_order_uuid": str(uuid.uuid4()),
+                "refund_order_uuid": refund_order_uuid or str(uuid.uuid4()),
             },
             timeout=60,  # the Daraja client's own timeout is 30 s
         )
@@ -101,8 +101,10 @@ class TestDarajaRequests(MpesaCase):
     def test_reversal_sends_the_money_back_once(self):
         order, row = self.paid_order(150)
         self.authenticate("mpesa_refunder", "mpesa_refunder")
-        started = self.reverse(order, 150)
+        refund = str(uuid.uuid4())
+        started = self.reverse(order, 150, refund)
         self.assertEqual((started["success"], started["status"]), (True, "pending"), started)
+        self.assertEqual(self.reverse(order, 150, refund)["reversal_id"], started["reversal_id"])
 
         done = self.reversal_result(started)
         self.assertEqual(done["status"], "reversed", done)
@@ -119,6 +121,8 @@ class TestDarajaRequests(MpesaCase):
         # the simulator's phone page lists it
         self.assertTrue(self.sim.state.reversals.get(row.mpesa_receipt_number))
 
+        # the same refund asking again (its till reloaded): where its reversal stands, nothing sent
+        self.assertEqual(self.reverse(order, 150, refund)["status"], "reversed")
         # a second refund of the same payment is refused before anything is sent
         again = self.reverse(order, 150)
         self.assertFalse(again["success"])
