@@ -1,6 +1,7 @@
 """Pure parts of tools/reliability.py (not in pyproject's testpaths):
 PYTHONPATH=tools ~/.cache/pos_mpesa/dev-venv/bin/pytest tools/tests -p pytest_repo_root"""
 
+import json
 import random
 
 import pytest
@@ -53,3 +54,42 @@ def test_report_counts_and_table():
     assert report.counts() == (1, 1)
     table = report.table().splitlines()
     assert table[0].startswith("| scenario") and "FAIL" in table[-1]
+
+
+def test_forged_results_carry_the_marker_and_never_a_known_shape():
+    rng = random.Random(5)  # noqa: S311
+    bodies = rel.forged_results(rng, 20, "RELX1234")
+    assert [kind for kind, _ in bodies].count("unknown") == 10
+    assert all(b"RELX1234" in body and 0 < len(body) < rel.MAX_RAW for _, body in bodies)
+    originators = set()
+    for kind, body in bodies:
+        if kind == "unknown":
+            result = json.loads(body)["Result"]
+            originators.add(result["OriginatorConversationID"])
+            assert result["ResultCode"] == 0
+    assert len(originators) == 10
+
+
+def test_overlapping_sets_want_every_payment_twice_or_more():
+    rng = random.Random(1)  # noqa: S311
+    for n in (3, 6, 10):
+        sets = rel.overlapping_sets(n, rng)
+        assert len(sets) == n and all(2 <= len(s) <= 3 and len(set(s)) == len(s) for s in sets)
+        wanted = [sum(i in s for s in sets) for i in range(n)]
+        assert min(wanted) >= 1 and sum(wanted) >= 2 * n
+
+
+def test_several_verdict():
+    orders = [
+        {"key": "a", "ids": [1, 2], "success": True},
+        {"key": "b", "ids": [2, 3], "success": False},
+        {"key": "c", "ids": [3, 4], "success": True},
+    ]
+    clean = rel.several_verdict(orders, {1: "a", 2: "a", 3: "c", 4: "c"})
+    assert clean == {"partial": 0, "told_wrong": 0, "for_refused": 0, "twice": 0, "won": 2}
+    orders[1]["success"] = True  # b told success, but payment 2 is a's and 3 is c's
+    broken = rel.several_verdict(orders, {1: "a", 2: "a", 3: "b", 4: ""})
+    assert broken == {"partial": 1, "told_wrong": 2, "for_refused": 0, "twice": 2, "won": 3}
+    orders[1]["success"] = False
+    refused = rel.several_verdict(orders, {1: "a", 2: "a", 3: "b", 4: "c"})
+    assert refused["for_refused"] == 1 and refused["partial"] == 2
