@@ -25,6 +25,7 @@ from .mpesa_utils import MANAGER_GROUP, STK_WAIT_SECONDS
 _logger = logging.getLogger(__name__)
 
 MSG_OTHER_ACCOUNT = _lt("This payment was made to another M-Pesa account")
+SETTLED_OUTSIDE = "outside-pos"  # the claim_order_key of a payment a manager settled outside the POS
 
 
 class MpesaCallback(models.Model):
@@ -109,6 +110,51 @@ class MpesaCallback(models.Model):
                 "M-Pesa payment %s claimed for order %s by user %s", self.id, order_key, self.env.uid
             )
         return claimed
+
+    # ================================================================== settled outside the POS
+
+    def _claim_settle_outside(self, reason):
+        """A manager says this payment was accounted for outside the POS (an invoice paid, a deposit):
+        it is taken like a claim, for no order, so that no till can take it; a release undoes it."""
+        self.ensure_one()
+        if not self.env.user.has_group(MANAGER_GROUP):
+            raise UserError(self.env._("Only Point of Sale managers can settle a payment outside the POS."))
+        note = "\n".join(
+            filter(
+                None,
+                [
+                    self.note,
+                    self.env._(
+                        "Settled outside the POS by %(user)s on %(date)s: %(reason)s",
+                        user=self.env.user.name,
+                        date=fields.Datetime.now(),
+                        reason=reason,
+                    ),
+                ],
+            )
+        )
+        self.flush_recordset()
+        self.env.cr.execute(
+            SQL(
+                """UPDATE mpesa_callback
+                  SET is_claimed = TRUE, claim_date = now() at time zone 'UTC', claimed_by_id = %s,
+                      claim_order_key = %s, note = %s,
+                      write_uid = %s, write_date = now() at time zone 'UTC'
+                WHERE id = %s AND %s
+            RETURNING id""",
+                self.env.uid,
+                SETTLED_OUTSIDE,
+                note,
+                self.env.uid,
+                self.id,
+                CLAIMABLE,
+            )
+        )
+        settled = bool(self.env.cr.fetchone())
+        self.invalidate_recordset()
+        if not settled:
+            raise UserError(self.env._("%(name)s was taken meanwhile: reload and try again.", name=self.name))
+        return True
 
     # ================================================================== release
 

@@ -10,3 +10,4 @@ from . import test_pull
 from . import test_reversal_lookup
 from . import test_till_search
 from . import test_account_code
+from . import test_unclaimed

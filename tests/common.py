@@ -300,7 +300,8 @@ class MpesaCase(HttpCase):
         return self.Callback.sudo().create(vals)
 
     def sync_order(self, order_uuid, row, checkout_request_id=None, amount=100):
-        """The till's order paid by ``row`` (or the STK push ``checkout_request_id``) reaches the server."""
+        """The till's order paid by ``row`` (or the STK push ``checkout_request_id``; neither: validated
+        without a matching payment) reaches the server."""
         if not self.pos_config.current_session_id:
             self.pos_config.open_ui()
             self.pos_config.current_session_id.set_opening_control(0, None)
@@ -342,6 +343,8 @@ class MpesaCase(HttpCase):
                                 "mpesa_receipt_number": row.mpesa_receipt_number,
                                 "mpesa_callback_id": row.id,
                             }
+                            if row
+                            else {}  # validated without a matching payment
                         ),
                     },
                 )
