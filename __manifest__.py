@@ -15,6 +15,7 @@
         "views/mpesa_rejected_request_views.xml",
         "views/mpesa_test_payment_views.xml",
         "views/mpesa_daraja_request_views.xml",
+        "views/mpesa_daily_statement_views.xml",
         "views/mpesa_pull_range_views.xml",
         "views/mpesa_config_views.xml",
         "views/pos_payment_method_views.xml",

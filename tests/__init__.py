@@ -10,4 +10,6 @@ from . import test_pull
 from . import test_reversal_lookup
 from . import test_till_search
 from . import test_account_code
+from . import test_pos_mpesa_till_tours
 from . import test_unclaimed
+from . import test_daily_statement
