@@ -20,6 +20,7 @@
         "views/mpesa_config_views.xml",
         "views/pos_payment_method_views.xml",
         "views/pos_payment_views.xml",
+        "views/pos_session_views.xml",
         "views/res_config_settings_views.xml",
         "views/menus.xml",
     ],

@@ -17,5 +17,6 @@ from . import mpesa_rejected_request
 from . import mpesa_test_payment
 from . import pos_payment_method
 from . import pos_payment
+from . import pos_session
 from . import res_company
 from . import res_config_settings
