@@ -1,9 +1,13 @@
 import {describe, expect, test} from "@odoo/hoot";
-import {animationFrame} from "@odoo/hoot-dom";
+import {advanceTime, animationFrame} from "@odoo/hoot-dom";
 import {EventBus} from "@odoo/owl";
 import {contains, mountWithCleanup} from "@web/../tests/web_test_helpers";
 import {MpesaPhoneDialog} from "@pos_mpesa/app/components/mpesa_phone_dialog/mpesa_phone_dialog";
-import {MpesaPaymentSelectDialog} from "@pos_mpesa/app/components/mpesa_payment_select_dialog/mpesa_payment_select_dialog";
+import {
+    LOOKUP_POLL_MS,
+    MpesaPaymentSelectDialog,
+    SEARCH_DEBOUNCE_MS,
+} from "@pos_mpesa/app/components/mpesa_payment_select_dialog/mpesa_payment_select_dialog";
 import {definePosModels} from "@point_of_sale/../tests/unit/data/generate_model_definitions";
 import {setupPosEnv} from "@point_of_sale/../tests/unit/utils";
 
@@ -65,7 +69,7 @@ const CALLBACKS = [
     },
 ];
 
-async function mountSelectDialog({claim, search, events}) {
+async function mountSelectDialog({claim, search, events, lookup, callbacks = CALLBACKS}) {
     const payloads = [];
     await setupPosEnv();
     await mountWithCleanup(MpesaPaymentSelectDialog, {
@@ -73,8 +77,9 @@ async function mountSelectDialog({claim, search, events}) {
             amount: "KSh 100.00",
             amountValue: 100,
             windowMinutes: 10,
-            callbacks: CALLBACKS,
+            callbacks,
             search,
+            lookup,
             claim,
             events,
             getPayload: (payload) => payloads.push(payload),
@@ -84,9 +89,18 @@ async function mountSelectDialog({claim, search, events}) {
     return payloads;
 }
 
+const claimAll = async (cbs) => ({
+    success: true,
+    payments: cbs.map((cb) => ({
+        callback_id: cb.id,
+        receipt_number: cb.mpesa_receipt_number,
+        amount: cb.amount,
+    })),
+});
+
 test("select dialog: lists the payments, confirm needs a selection", async () => {
     const payloads = await mountSelectDialog({
-        claim: async (cb) => ({success: true, receipt_number: cb.mpesa_receipt_number}),
+        claim: claimAll,
         search: async () => ({success: true, callbacks: CALLBACKS}),
     });
     expect(".mpesa-payment-row").toHaveCount(2);
@@ -98,15 +112,16 @@ test("select dialog: lists the payments, confirm needs a selection", async () =>
     await contains(".mpesa-confirm-payment").click();
     expect(payloads.length).toBe(2);
     expect(payloads[0].action).toBe("claimed");
-    expect(payloads[0].receipt_number).toBe("RFREE00002");
-    expect(payloads[0].callback.id).toBe(2);
+    expect(payloads[0].payments).toEqual([
+        {callback_id: 2, receipt_number: "RFREE00002", amount: 100},
+    ]);
 });
 
 test("select dialog: a payment another till took is reported and the list refreshed", async () => {
     const claimed = [];
     const payloads = await mountSelectDialog({
-        claim: async (cb) => {
-            claimed.push(cb.id);
+        claim: async (cbs) => {
+            claimed.push(...cbs.map((cb) => cb.id));
             return {success: false, message: "This payment is already reconciled"};
         },
         search: async () => ({success: true, callbacks: CALLBACKS.slice(1)}),
@@ -119,6 +134,62 @@ test("select dialog: a payment another till took is reported and the list refres
     expect(".mpesa-payment-row[data-receipt='RTAKEN0001']").toHaveCount(0);
     expect(".mpesa-confirm-payment").not.toBeEnabled();
     expect(payloads).toEqual([]);
+});
+
+test("select dialog: several payments make up the amount exactly", async () => {
+    const parts = [
+        {...CALLBACKS[0], id: 5, mpesa_receipt_number: "RPART00060", amount: 60},
+        {...CALLBACKS[1], id: 6, mpesa_receipt_number: "RPART00040", amount: 40, source: "pull"},
+        {...CALLBACKS[1], id: 7, mpesa_receipt_number: "RPART00050", amount: 50},
+    ];
+    const payloads = await mountSelectDialog({
+        callbacks: parts,
+        claim: claimAll,
+        search: async () => ({success: true, callbacks: parts}),
+    });
+    expect(".mpesa-recovered").toHaveCount(1);
+    expect(".mpesa-payment-row[data-receipt='RPART00040'] .mpesa-recovered").toHaveCount(1);
+    await contains(".mpesa-payment-row[data-receipt='RPART00060']").click();
+    await contains(".mpesa-payment-row[data-receipt='RPART00050']").click();
+    expect(".mpesa-selected-total").toHaveText(/110\.00/);
+    expect(".mpesa-confirm-payment").not.toBeEnabled();
+    await contains(".mpesa-payment-row[data-receipt='RPART00050']").click();
+    await contains(".mpesa-payment-row[data-receipt='RPART00040']").click();
+    expect(".mpesa-selected-total").toHaveClass("text-success");
+    await contains(".mpesa-confirm-payment").click();
+    expect(payloads[0].payments.map((p) => p.receipt_number)).toEqual(["RPART00060", "RPART00040"]);
+});
+
+test("select dialog: a receipt code never received is asked of M-Pesa, then offered", async () => {
+    const lost = {...CALLBACKS[0], id: 9, mpesa_receipt_number: "SLOST7K001", source: "status"};
+    const queries = [];
+    let polls = 0;
+    await mountSelectDialog({
+        claim: claimAll,
+        search: async ({query}) => {
+            queries.push(query);
+            return query
+                ? {success: true, callbacks: [], lookup_id: 4, message: "Asking M-Pesa about it"}
+                : {success: true, callbacks: CALLBACKS};
+        },
+        lookup: async (id) => {
+            polls++;
+            return polls < 2
+                ? {success: true, status: "pending"}
+                : {success: true, status: "found", callbacks: [lost]};
+        },
+    });
+    await contains(".mpesa-search-input").edit("slost 7k001");
+    await advanceTime(SEARCH_DEBOUNCE_MS);
+    await animationFrame();
+    expect(queries).toEqual(["slost7k001"]);
+    expect(".mpesa-lookup").toHaveText(/Asking M-Pesa/);
+    await advanceTime(LOOKUP_POLL_MS);
+    await advanceTime(LOOKUP_POLL_MS);
+    await animationFrame();
+    expect(polls).toBe(2);
+    expect(".mpesa-lookup").toHaveCount(0);
+    expect(".mpesa-payment-row[data-receipt='SLOST7K001'] .mpesa-recovered").toHaveCount(1);
 });
 
 test("select dialog: a payment received while open appears", async () => {

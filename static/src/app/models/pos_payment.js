@@ -7,6 +7,11 @@ const MPESA_DEFAULT_STATE = {
     mpesaMessage: "",
     mpesaPaid: false,
     mpesaReversalId: 0, // the reversal this refund line sent (mpesa.daraja.request id)
+    mpesaCodeMode: "", // "account" or "qr": what the line's next send asks for
+    mpesaCodeId: 0, // the pay-to-account code / Dynamic QR the line waits on (mpesa.account.code id)
+    mpesaCode: "",
+    mpesaShortcode: "",
+    mpesaQrImage: "", // base64 PNG, while waiting
 };
 
 // The line's M-Pesa state that is not sent to the server but must survive a reload

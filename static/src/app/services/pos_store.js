@@ -19,6 +19,15 @@ patch(PosStore.prototype, {
             );
             line?.payment_method_id.payment_terminal?.handleReversalPush(payload);
         });
+        // a pay-to-account code or Dynamic QR was paid (or paid with another amount)
+        for (const type of ["MPESA_CODE_PAID", "MPESA_CODE_MISMATCH"]) {
+            this.data.connectWebSocket(type, (payload) => {
+                const line = this.models["pos.payment"].find(
+                    (l) => l.isMpesa() && l.getMpesaState().mpesaCodeId === payload?.code_id
+                );
+                line?.payment_method_id.payment_terminal?.handleCodePush(payload);
+            });
+        }
         // the server sends this only to the tills whose payment methods use that account
         this.data.connectWebSocket("MPESA_C2B_RECEIVED", (payload) => {
             this.mpesaEvents.trigger("c2b-received", payload);

@@ -48,6 +48,12 @@ export class MpesaLineStatus extends Component {
         this.props.line.setMpesaState({mpesaStk: ev.target.checked, mpesaMessage: ""});
     }
 
+    /** Pay to Account (the paybill with a code as account number) or Show QR (a Dynamic QR). */
+    payWithCode(mode) {
+        this.props.line.setMpesaState({mpesaCodeMode: mode, mpesaMessage: ""});
+        this.props.sendPaymentRequest(this.props.line);
+    }
+
     validateUnmatched() {
         const line = this.props.line;
         line.payment_method_id.payment_terminal.acceptUnmatched(line);

@@ -93,7 +93,7 @@ patch(PaymentScreen.prototype, {
             const reversal = line.isMpesaReversal();
             const sent = reversal
                 ? line.getMpesaState().mpesaReversalId
-                : line.mpesa_checkout_request_id;
+                : line.getMpesaState().mpesaCodeId || line.mpesa_checkout_request_id;
             if (!sent) {
                 // reloaded before the server answered: a push may or may not have reached the
                 // phone; a reversal can be sent again (the server reverses a payment once)

@@ -8,12 +8,15 @@ import {MpesaPhoneDialog} from "@pos_mpesa/app/components/mpesa_phone_dialog/mpe
 import {MpesaPaymentSelectDialog} from "@pos_mpesa/app/components/mpesa_payment_select_dialog/mpesa_payment_select_dialog";
 import {checkMpesaAmount, displayMpesaPhone, MPESA_MAX_AMOUNT} from "@pos_mpesa/utils/phone";
 import {refundedOrder} from "@pos_mpesa/utils/refund";
+import {couldMakeUp} from "@pos_mpesa/utils/till_pay";
 
 // The till waits 75 s for the customer's PIN (the server answers "timeout" after that).
 export const STK_WAIT_MS = 75000;
 // A reversal's result usually comes within seconds; M-Pesa has no deadline of its own for it, so the
 // till waits this long (plus NO_ANSWER_GRACE_MS) and the cashier can check again afterwards.
 export const REVERSAL_WAIT_MS = 60000;
+// A pay-to-account code or Dynamic QR: the customer types or scans it on their phone.
+export const CODE_WAIT_MS = 5 * 60000;
 // The result normally arrives by bus push; polling is the fallback, quick first then slower.
 const POLL_DELAYS_MS = [3000, 3000, 5000, 5000, 8000, 10000];
 // With no final answer this long after the deadline, stop waiting.
@@ -23,6 +26,10 @@ const NO_ANSWER = {
     stk: () =>
         _t(
             "No answer about this payment. Check the customer's M-Pesa message; if it was paid, switch the toggle OFF and Validate to find it."
+        ),
+    code: () =>
+        _t(
+            "No payment with this code yet. If the customer paid, switch to Find Payment and search their receipt code."
         ),
     reversal: () =>
         _t(
@@ -75,7 +82,11 @@ export class PaymentMpesa extends PaymentInterface {
         if (!this._checkAmount(line)) {
             return false;
         }
-        line.setMpesaState({mpesaMessage: ""});
+        const codeMode = line.getMpesaState().mpesaCodeMode;
+        line.setMpesaState({mpesaMessage: "", mpesaCodeMode: ""});
+        if (codeMode && !line.isMpesaStk()) {
+            return this._codePay(line, codeMode === "qr");
+        }
         return line.isMpesaStk() ? this._stkPay(line) : this._c2bPay(line);
     }
 
@@ -92,6 +103,9 @@ export class PaymentMpesa extends PaymentInterface {
         }
         if (!line || !waiter) {
             return !line?.getMpesaState().mpesaPaid;
+        }
+        if (waiter.kind === "code") {
+            return this._cancelCode(line, waiter);
         }
         const result = await this._rpc("/mpesa/cancel_stk", this._stkParams(line, waiter));
         if (waiter.settled) {
@@ -166,10 +180,13 @@ export class PaymentMpesa extends PaymentInterface {
         if (existing) {
             return existing.promise;
         }
-        const reversalId = line.getMpesaState().mpesaReversalId;
-        const waiter = reversalId
-            ? {kind: "reversal", reversalId, settled: false}
-            : {kind: "stk", checkoutId: line.mpesa_checkout_request_id, settled: false};
+        const {mpesaReversalId: reversalId, mpesaCodeId: codeId} = line.getMpesaState();
+        let waiter = {kind: "stk", checkoutId: line.mpesa_checkout_request_id, settled: false};
+        if (reversalId) {
+            waiter = {kind: "reversal", reversalId, settled: false};
+        } else if (codeId) {
+            waiter = {kind: "code", codeId, settled: false};
+        }
         waiter.promise = new Promise((resolve) => (waiter.resolve = resolve));
         this.waiters[line.uuid] = waiter;
         this._schedulePoll(line, waiter, immediate ? 0 : POLL_DELAYS_MS[0], 0);
@@ -209,7 +226,7 @@ export class PaymentMpesa extends PaymentInterface {
         if (waiter.settled) {
             return;
         }
-        if (answer.success && answer.status !== "pending") {
+        if (answer.success && !this._isStillWaiting(line, waiter, answer)) {
             this._settle(line, waiter, answer);
             return;
         }
@@ -218,6 +235,11 @@ export class PaymentMpesa extends PaymentInterface {
         const deadline = line.getMpesaState().mpesaDeadline || Date.now();
         const now = Date.now();
         if (now > deadline + NO_ANSWER_GRACE_MS) {
+            if (waiter.kind === "code") {
+                // a payment that came meanwhile is kept
+                await this._cancelCode(line, waiter, NO_ANSWER.code());
+                return;
+            }
             this._settle(line, waiter, {status: "no_answer", message: NO_ANSWER[waiter.kind]()});
             return;
         }
@@ -227,7 +249,24 @@ export class PaymentMpesa extends PaymentInterface {
         this._schedulePoll(line, waiter, delay, attempt + 1);
     }
 
+    /** The answer is not final yet (a code paid with the wrong amount keeps waiting). */
+    _isStillWaiting(line, waiter, answer) {
+        if (waiter.kind !== "code") {
+            return answer.status === "pending";
+        }
+        if (answer.status === "mismatch") {
+            line.setMpesaState({mpesaMessage: answer.message});
+        }
+        return ["waiting", "mismatch"].includes(answer.status);
+    }
+
     _askStatus(line, waiter) {
+        if (waiter.kind === "code") {
+            return this._rpc("/mpesa/account_code_status", {
+                code_id: waiter.codeId,
+                pos_config_id: this.pos.config.id,
+            });
+        }
         if (waiter.kind === "reversal") {
             return this._rpc("/mpesa/reversal_status", {
                 reversal_id: waiter.reversalId,
@@ -242,10 +281,12 @@ export class PaymentMpesa extends PaymentInterface {
         waiter.settled = true;
         clearTimeout(waiter.timer);
         delete this.waiters[line.uuid];
-        const done =
-            waiter.kind === "reversal"
-                ? this._reversalResult(line, answer)
-                : this._stkResult(line, answer);
+        const results = {
+            reversal: () => this._reversalResult(line, answer),
+            code: () => this._codeResult(line, answer),
+            stk: () => this._stkResult(line, answer),
+        };
+        const done = results[waiter.kind]();
         waiter.resolve(done);
     }
 
@@ -280,6 +321,91 @@ export class PaymentMpesa extends PaymentInterface {
             );
         }
         return false;
+    }
+
+    // ------------------------------------------------------------------ pay to account, Dynamic QR
+
+    /**
+     * A code naming this order: the customer pays to the paybill with it as account number, or
+     * scans the Dynamic QR that carries it (qr). The server claims the payment for the order the
+     * moment it arrives; the till waits like for an STK push.
+     */
+    async _codePay(line, qr) {
+        const result = await this._rpc("/mpesa/account_code", {
+            amount: Math.round(line.amount), // checked whole before: never rounds real cents
+            order_uuid: line.pos_order_id.uuid,
+            payment_method_id: this.payment_method_id.id,
+            pos_config_id: this.pos.config.id,
+            qr,
+        });
+        if (!result.success) {
+            this._fail(line, result.message || _t("No code could be made for this payment."));
+            return false;
+        }
+        line.setMpesaState({
+            mpesaCodeId: result.code_id,
+            mpesaCode: result.code,
+            mpesaShortcode: result.shortcode,
+            mpesaQrImage: (qr && result.qr_image) || "",
+            mpesaDeadline: Date.now() + CODE_WAIT_MS,
+            mpesaMessage: "",
+        });
+        line.setPaymentStatus("waitingCard");
+        return this.waitForResult(line);
+    }
+
+    /** The till stops waiting for a code; a payment that came meanwhile stays the order's. */
+    async _cancelCode(line, waiter, message = "") {
+        const answer = await this._rpc("/mpesa/account_code_cancel", {
+            code_id: waiter.codeId,
+            pos_config_id: this.pos.config.id,
+        });
+        if (waiter.settled) {
+            return !line.getMpesaState().mpesaPaid;
+        }
+        if (answer.success && answer.status === "paid") {
+            this._settle(line, waiter, answer);
+            return false;
+        }
+        this._settle(line, waiter, {status: message ? "no_answer" : "cancelled_at_till", message});
+        return true;
+    }
+
+    /** Bus push MPESA_CODE_PAID / MPESA_CODE_MISMATCH (see the PosStore patch). */
+    handleCodePush(payload) {
+        const line = this._findLineByCode(payload?.code_id);
+        const waiter = line && this.waiters[line.uuid];
+        if (!waiter || waiter.settled || waiter.kind !== "code") {
+            return;
+        }
+        if (!this._isStillWaiting(line, waiter, payload)) {
+            this._settle(line, waiter, payload);
+        }
+    }
+
+    /** Applies a code's final answer to the line; true when the customer paid with it. */
+    _codeResult(line, answer) {
+        const state = {mpesaCodeId: 0, mpesaQrImage: "", mpesaDeadline: 0};
+        if (answer?.status === "paid") {
+            line.setMpesaState(state);
+            this._markClaimed(line, answer);
+            this.env.services.notification.add(answer.message, {type: "success"});
+            return true;
+        }
+        line.setMpesaState({...state, mpesaMessage: answer?.message || ""});
+        if (answer && !["cancelled_at_till", "no_answer"].includes(answer.status)) {
+            this._showError(answer.message, _t("M-Pesa payment not received"));
+        }
+        return false;
+    }
+
+    _findLineByCode(codeId) {
+        return (
+            codeId &&
+            this.pos.models["pos.payment"].find(
+                (line) => line.isMpesa() && line.getMpesaState().mpesaCodeId === codeId
+            )
+        );
     }
 
     // ------------------------------------------------------------------ refund by Reversal
@@ -364,16 +490,27 @@ export class PaymentMpesa extends PaymentInterface {
             payment_method_id: this.payment_method_id.id,
             pos_config_id: this.pos.config.id,
         };
-        const search = () =>
+        // with a query (receipt code, phone digits, name): any amount; else the line's, or any
+        const search = ({query = "", allAmounts = false} = {}) =>
             this._rpc("/mpesa/search_unreconciled_callbacks", {
-                amount: line.amount,
+                amount: query || allAmounts ? false : line.amount,
                 max_age_minutes: windowMinutes,
+                query: query || false,
                 ...target,
             });
-        const result = await search();
+        let result = await search();
         if (!result.success) {
             this._fail(line, result.message || _t("Could not search for M-Pesa payments."));
             return false;
+        }
+        let allAmounts = false;
+        if (!result.callbacks?.length) {
+            // none of the amount: several smaller payments may make it up (one order, two phones)
+            const any = await search({allAmounts: true});
+            if (any.success && couldMakeUp(any.callbacks || [], line.amount)) {
+                result = any;
+                allAmounts = true;
+            }
         }
         if (!result.callbacks?.length) {
             const validateAnyway = await ask(this.env.services.dialog, {
@@ -396,13 +533,18 @@ export class PaymentMpesa extends PaymentInterface {
             amountValue: line.amount,
             windowMinutes,
             callbacks: result.callbacks,
+            allAmounts,
             search,
-            claim: (callback) =>
-                this._rpc("/mpesa/reconcile_callback", {
-                    callback_id: callback.id,
+            lookup: (lookupId) =>
+                this._rpc("/mpesa/lookup_status", {lookup_id: lookupId, ...target}),
+            claim: (callbacks) =>
+                this._rpc("/mpesa/reconcile_callbacks", {
+                    callback_ids: callbacks.map((cb) => cb.id),
+                    amount: line.amount,
                     order_id: order.uuid, // the order is not on the server yet
                     ...target,
                 }),
+            formatAmount: (value) => this.env.utils.formatCurrency(value),
             events: this.pos.mpesaEvents,
         });
         if (!choice) {
@@ -411,13 +553,41 @@ export class PaymentMpesa extends PaymentInterface {
         if (choice.action === "skip") {
             return this.acceptUnmatched(line);
         }
-        line.mpesa_receipt_number = choice.receipt_number;
-        line.transaction_id = choice.receipt_number;
-        line.mpesa_phone_number = choice.callback.phone_number || "";
-        this.env.services.notification.add(_t("M-Pesa payment %s matched", choice.receipt_number), {
+        this._takeClaimedPayments(line, choice.payments);
+        const receipts = choice.payments.map((p) => p.receipt_number).join(", ");
+        this.env.services.notification.add(_t("M-Pesa payment %s matched", receipts), {
             type: "success",
         });
         return true;
+    }
+
+    /**
+     * The payments the server claimed for this order: the line takes the first; each other one
+     * becomes an M-Pesa line of its own (one pos.payment per receipt, each linked on sync).
+     */
+    _takeClaimedPayments(line, payments) {
+        const [first, ...others] = payments;
+        if (others.length) {
+            line.setAmount(first.amount);
+        }
+        this._markClaimed(line, first);
+        for (const payment of others) {
+            const extra = this.pos.models["pos.payment"].create({
+                pos_order_id: line.pos_order_id,
+                payment_method_id: line.payment_method_id,
+            });
+            extra.setAmount(payment.amount);
+            this._markClaimed(extra, payment);
+            extra.setPaymentStatus("done");
+        }
+    }
+
+    /** A payment already claimed on the server for this order: the line only records which. */
+    _markClaimed(line, payment) {
+        line.mpesa_receipt_number = payment.receipt_number || "";
+        line.transaction_id = payment.receipt_number || line.transaction_id;
+        line.mpesa_phone_number = payment.phone_number || line.mpesa_phone_number || "";
+        line.setMpesaState({mpesaPaid: true, mpesaMessage: ""});
     }
 
     /** "Validate Anyway" / "Validate Without Matching Payment": the cashier vouches for it. */
