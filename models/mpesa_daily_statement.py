@@ -38,9 +38,9 @@ class MpesaDailyStatement(models.Model):
     pos_amount = fields.Monetary(string="Taken by the POS", readonly=True)
     outside_amount = fields.Monetary(string="Settled Outside the POS", readonly=True)
     unclaimed_count = fields.Integer(string="Unclaimed", readonly=True)
-    unclaimed_amount = fields.Monetary(string="Unclaimed Amount", readonly=True)
+    unclaimed_amount = fields.Monetary(readonly=True)
     reversed_count = fields.Integer(string="Reversed", readonly=True)
-    reversed_amount = fields.Monetary(string="Reversed Amount", readonly=True)
+    reversed_amount = fields.Monetary(readonly=True)
     recovered_count = fields.Integer(
         string="Recovered", readonly=True, help="Came from M-Pesa's records, not from a confirmation."
     )
