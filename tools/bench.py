@@ -11,6 +11,13 @@ interleaved in the same run:
  b. the C2B search vs a bare type='jsonrpc' route with auth='user'; p50/p95;
  c. EXPLAIN (ANALYZE, BUFFERS) of the SQL the search really sends (captured in the server) vs the bare
     partial-index lookup of the same rows (index created in a transaction that is rolled back);
+ p. the popup's search by receipt code and by phone digits (any amount) vs the same jsonrpc route
+    running the same statement in bare SQL; p50/p95; EXPLAIN of the SQL each sends (captured): an
+    index scan, no Seq Scan on mpesa_callback;
+ s. the daily statement (this month, its default filter): the pivot's read as the web client sends it
+    (formatted_read_grouping_sets) vs the same aggregate over the view in bare SQL; the time to open
+    the list (web_search_read) and the pivot; EXPLAIN of their SQL, also with a candidate index on the
+    Nairobi day (STATEMENT_INDEX, in a transaction that is rolled back);
  d. STK result on the till: from the simulator's callback POST to the bus message received by a
     websocket client subscribed like the POS, vs a bare bus notification; p50/p95;
  e. Daraja calls per STK payment and OAuth token requests per account (a recording proxy per
@@ -41,8 +48,30 @@ from common import fail, main_guard, say
 
 SIZES = {
     # rounds: each round sends every kind once, in a shuffled order
-    "full": {"a1": 150, "a20": 25, "b": 250, "k": 120, "explain": 7, "d": 30, "d_burst": 8, "warm": 30},
-    "quick": {"a1": 8, "a20": 2, "b": 10, "k": 6, "explain": 2, "d": 6, "d_burst": 4, "warm": 6},
+    "full": {
+        "a1": 150,
+        "a20": 25,
+        "b": 250,
+        "p": 250,
+        "s": 30,
+        "k": 120,
+        "explain": 7,
+        "d": 30,
+        "d_burst": 8,
+        "warm": 30,
+    },
+    "quick": {
+        "a1": 8,
+        "a20": 2,
+        "b": 10,
+        "p": 10,
+        "s": 4,
+        "k": 6,
+        "explain": 2,
+        "d": 6,
+        "d_burst": 4,
+        "warm": 6,
+    },
 }
 # pos_mpesa's per-worker caches, each turned off for one request by pos_mpesa_bench (cache_switch.py):
 # name -> the measured kind it serves (a C2B callback, or the till's C2B search)
@@ -57,6 +86,46 @@ CACHE_OFF = "bench_cache_off"
 CONCURRENCY = 20
 ACCOUNTS = ("A1", "A2", "B1", "B2")
 CASHIER = ("bench_cashier", "bench-cashier-pw")
+ACCOUNTANT = ("bench_accountant", "bench-accountant-pw")  # reads the daily statement
+SEARCH = "/mpesa/search_unreconciled_callbacks"
+STATEMENT = "mpesa.daily.statement"
+STATEMENT_KW = f"/web/dataset/call_kw/{STATEMENT}"
+# the daily statement's pivot as Odoo 19's pivot model asks for it (pivot_model.js _getMeasureSpecs: a
+# monetary measure also brings its currency's array_agg_distinct and sum_currency; __count always),
+# for rows day:day and columns config_id (views/mpesa_daily_statement_views.xml)
+PIVOT_AGGREGATES = [
+    spec
+    for measure in ("received_amount", "pos_amount", "unclaimed_amount")
+    for spec in (f"{measure}:sum", "currency_id:array_agg_distinct", f"{measure}:sum_currency")
+] + ["__count"]
+PIVOT_GROUPING_SETS = [[], ["config_id"], ["day:day"], ["day:day", "config_id"]]
+# the list's fields (getFieldsSpec: a many2one reads its display_name)
+LIST_SPEC = {
+    "day": {},
+    "config_id": {"fields": {"display_name": {}}},
+    "company_id": {"fields": {"display_name": {}}},
+    "currency_id": {"fields": {}},
+    **{
+        name: {}
+        for name in (
+            "received_count",
+            "received_amount",
+            "pos_amount",
+            "outside_amount",
+            "unclaimed_count",
+            "unclaimed_amount",
+            "reversed_amount",
+            "recovered_count",
+        )
+    },
+}
+# what the daily statement would need at a million rows: the live payments by Nairobi day, built by
+# the bench in a transaction that is rolled back (section s)
+STATEMENT_INDEX = (
+    "CREATE INDEX bench_statement_day ON mpesa_callback "
+    "(((received_date AT TIME ZONE 'UTC' AT TIME ZONE 'Africa/Nairobi')::date), config_id) "
+    "WHERE status = 'success' AND duplicate_of_id IS NULL"
+)
 STK_WAIT_FOR_BUS = 30  # seconds a payment may take end to end before the bench gives up on it
 POLL_DELAYS = (3, 3, 5, 5, 8, 10)  # the till's check_status back-off (payment_mpesa.js POLL_DELAYS_MS)
 MEMORY_NOISE = (16 * 2**20, 0.05)  # growth allowed: max(16 MiB, 5 % of the workers' RSS)
@@ -97,6 +166,11 @@ cashier = env["res.users"].create({
     "name": "Bench Cashier", "login": %(login)r, "password": %(password)r,
     "company_id": company_a.id, "company_ids": [Command.set([company_a.id])],
     "group_ids": [Command.set([env.ref("base.group_user").id, env.ref("point_of_sale.group_pos_user").id])],
+})
+env["res.users"].create({
+    "name": "Bench Accountant", "login": %(acc_login)r, "password": %(acc_password)r,
+    "company_id": company_a.id, "company_ids": [Command.set([company_a.id, company_b.id])],
+    "group_ids": [Command.set([env.ref("base.group_user").id, env.ref("account.group_account_readonly").id])],
 })
 admin = env.ref("base.user_admin")
 admin.group_ids = [Command.link(env.ref("point_of_sale.group_pos_manager").id)]
@@ -203,7 +277,7 @@ class Bench:
             "InvoiceNumber": "",
             "OrgAccountBalance": "25000.00",
             "ThirdPartyTransID": "",
-            "MSISDN": "d9c2b8b5b5b5e1f2a3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6",
+            "MSISDN": "2547 ***** 149",
             "FirstName": "NICHOLAS",
             "MiddleName": "",
             "LastName": "",
@@ -274,6 +348,7 @@ class Bench:
         n = self.sizes["warm"]
         kinds = self.callback_kinds(self.pending_rows(2 * n * CONCURRENCY // 4 + 4, f"w{self.run_tag}"))
         kinds.update(self.search_kinds(cashier))
+        kinds.update(self.popup_kinds(cashier))
         rounds = max(1, n * 2 // CONCURRENCY)
         self.interleaved(kinds, rounds, CONCURRENCY)
         self.interleaved(kinds, 2, 1)
@@ -353,6 +428,225 @@ class Bench:
     def phase_caches(self, cashier):
         say(f"k. each cache off vs on: {self.sizes['k']} rounds")
         self.results["k"] = self.interleaved(self.cache_kinds(cashier), self.sizes["k"], 1)
+
+    # ------------------------------------------------------------------ p. the popup's receipt / phone search
+
+    def claimable_receipts(self, count=200):
+        """Receipts of claimable payments of A1's till (a customer shows the SMS), in a fixed order."""
+        config_ids = ", ".join(str(int(i)) for i in self.search_config_ids())
+        rows = self.live.sql(
+            "SELECT mpesa_receipt_number FROM mpesa_callback WHERE status = 'success' "
+            "AND duplicate_of_id IS NULL AND is_claimed IS NOT TRUE AND mpesa_receipt_number IS NOT NULL "
+            f"AND config_id IN ({config_ids}) ORDER BY md5(id::text) LIMIT {int(count)}"
+        )
+        return [row[0] for row in rows if row and row[0]]
+
+    def popup_kinds(self, cashier):
+        """The till's search by receipt code and by phone digits (any amount), and the bare routes
+        running the same statement. Each callable takes optional headers (the SQL capture)."""
+        method = self.a1["payment_method_id"]
+        config_ids = self.search_config_ids()
+        window = self.a1["match_window"]
+        receipts = self.results.setdefault("p_receipts", self.claimable_receipts())
+        if not receipts:
+            self.errors.append("no claimable payment of the till's accounts was loaded")
+            receipts = ["TL40000000"]
+        rng = random.Random(11)  # noqa: S311 (a reproducible workload, not a secret)
+
+        def checked(label, path, params, headers, found):
+            result, elapsed = cashier.call(path, params, headers)
+            if not (result or {}).get("success") or (found and not result.get("count")):
+                self.errors.append(f"{label}: {str(result)[:160]}")
+            return elapsed
+
+        def digits():
+            return f"{rng.randrange(1000):03d}"  # the last 3 digits a masked number shows
+
+        return {
+            "receipt": lambda headers=None: checked(
+                "search by receipt",
+                f"{SEARCH}?bench_kind=receipt",
+                {"payment_method_id": method, "query": rng.choice(receipts)},
+                headers,
+                True,
+            ),
+            "bare_receipt": lambda headers=None: checked(
+                "bare receipt lookup",
+                "/pos_mpesa_bench/bare_receipt",
+                {"config_ids": config_ids, "receipt": rng.choice(receipts)},
+                headers,
+                True,
+            ),
+            "phone": lambda headers=None: checked(
+                "search by phone digits",
+                f"{SEARCH}?bench_kind=phone",
+                {"payment_method_id": method, "query": digits()},
+                headers,
+                False,
+            ),
+            "bare_phone": lambda headers=None: checked(
+                "bare phone lookup",
+                "/pos_mpesa_bench/bare_phone",
+                {"config_ids": config_ids, "window": window, "digits": digits()},
+                headers,
+                False,
+            ),
+        }
+
+    def phase_popup(self, cashier):
+        say(f"p. the popup's search by receipt, by phone digits vs bare routes: {self.sizes['p']} rounds")
+        self.results["p"] = self.interleaved(self.popup_kinds(cashier), self.sizes["p"], 1)
+
+    # ------------------------------------------------------------------ s. the daily statement
+
+    def statement_kinds(self, accountant):
+        """The daily statement as the web client reads it for this month (its default filter): the
+        pivot's one read, the list's one read, and the same aggregate in bare SQL."""
+        today = datetime.now(NAIROBI).date()
+        first = today.replace(day=1)
+        last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+        domain = ["&", ["day", ">=", str(first)], ["day", "<=", str(last)]]
+        context = {
+            "lang": "en_US",
+            "tz": "Africa/Nairobi",
+            "uid": accountant.uid,
+            "allowed_company_ids": [self.ctx["company_a"]],
+            "search_default_this_month": 1,
+        }
+
+        def call_kw(method, kwargs, check):
+            def run(headers=None, all_days=False):
+                kw = {**kwargs, "domain": [] if all_days else domain}
+                params = {"model": STATEMENT, "method": method, "args": [], "kwargs": kw}
+                result, elapsed = accountant.call(f"{STATEMENT_KW}/{method}", params, headers)
+                if not check(result):
+                    self.errors.append(f"statement {method}: {str(result)[:160]}")
+                return elapsed
+
+            return run
+
+        def bare(headers=None):
+            params = {"first": str(first), "last": str(last)}
+            result, elapsed = accountant.call("/pos_mpesa_bench/bare_statement", params, headers)
+            if not (result or {}).get("success"):
+                self.errors.append(f"bare statement: {str(result)[:160]}")
+            return elapsed
+
+        pivot = {
+            "grouping_sets": PIVOT_GROUPING_SETS,
+            "aggregates": PIVOT_AGGREGATES,
+            "context": context,
+        }
+        listed = {
+            "specification": LIST_SPEC,
+            "offset": 0,
+            "order": "",
+            "limit": 80,
+            "context": {**context, "bin_size": True},
+            "count_limit": 10001,
+        }
+        return {
+            "pivot": call_kw(
+                "formatted_read_grouping_sets",
+                pivot,
+                lambda r: isinstance(r, list) and len(r) == len(PIVOT_GROUPING_SETS) and r[0],
+            ),
+            "bare_statement": bare,
+            "list": call_kw("web_search_read", listed, lambda r: isinstance(r, dict) and r.get("length")),
+        }
+
+    def phase_statement(self, accountant):
+        say(
+            f"s. the daily statement (this month): pivot and list reads vs bare SQL: {self.sizes['s']} rounds"
+        )
+        kinds = self.statement_kinds(accountant)
+        self.interleaved(kinds, 1, 2)  # warm: every worker, not counted
+        self.results["s"] = self.interleaved(kinds, self.sizes["s"], 1)
+
+    # ------------------------------------------------------------------ p. + s. their SQL
+
+    def capture(self, path, call):
+        """The statements of one call made with the CAPTURE header (call(headers)): the new BENCH_SQL
+        line for `path` in the server log."""
+        before = len(self._captured_lines(path))
+        call(CAPTURE)
+        for _ in range(40):
+            found = self._captured_lines(path)
+            if len(found) > before:
+                return json.loads(found[-1])
+            time.sleep(0.1)
+        self.errors.append(f"no SQL captured for {path}")
+        return []
+
+    def _captured_lines(self, path):
+        text = Path(self.live.log_path).read_text(errors="replace")
+        return [m[2] for m in re.finditer(r"BENCH_SQL (\S+) (\[.*\])\s*$", text, re.M) if m[1] == path]
+
+    def phase_explain_new(self, cashier, accountant):
+        """EXPLAIN (ANALYZE, BUFFERS) of the one statement each new call really sends (captured in the
+        server), each next to its bare route's; the statement also with STATEMENT_INDEX, in a
+        transaction that is rolled back. Run before any row is updated (see phase_explain)."""
+        say("p/s. the SQL of the popup's searches and of the daily statement: captured, EXPLAIN")
+        popup, statement = self.popup_kinds(cashier), self.statement_kinds(accountant)
+        calls = {
+            "receipt": (SEARCH, popup["receipt"]),
+            "bare_receipt": ("/pos_mpesa_bench/bare_receipt", popup["bare_receipt"]),
+            "phone": (SEARCH, popup["phone"]),
+            "bare_phone": ("/pos_mpesa_bench/bare_phone", popup["bare_phone"]),
+            "pivot": (f"{STATEMENT_KW}/formatted_read_grouping_sets", statement["pivot"]),
+            "bare_statement": ("/pos_mpesa_bench/bare_statement", statement["bare_statement"]),
+            "list": (f"{STATEMENT_KW}/web_search_read", statement["list"]),
+            "pivot_all": (
+                f"{STATEMENT_KW}/formatted_read_grouping_sets",
+                lambda headers=None: statement["pivot"](headers, all_days=True),
+            ),
+        }
+        sql = {}
+        for name, (path, call) in calls.items():
+            call()  # warm: the captured call is the second
+            table = "mpesa_callback" if name.endswith(("receipt", "phone")) else "mpesa_daily_statement"
+            pattern = rf'\bFROM\s+"?{table}"?(\s|$)'
+            statements = self.capture(path, call)
+            self.results[f"sql_{name}"] = statements
+            chosen = [
+                s["sql"]
+                for s in statements
+                if s["sql"].lstrip().upper().startswith("SELECT") and re.search(pattern, s["sql"], re.S)
+            ]
+            if chosen:
+                sql[name] = chosen[0]
+            else:
+                self.errors.append(f"{name}: no SELECT matching {pattern} among its captured statements")
+        self.results["ps_sql"] = sql
+        explain = "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) "
+        parts = ["SET lock_timeout = '10s';"]
+        for name, text in sql.items():
+            parts += ["\\echo @@warm", explain + text + ";"]
+            rounds = 1 if name == "pivot_all" else self.sizes["explain"]
+            parts += [part for _ in range(rounds) for part in (f"\\echo @@{name}", explain + text + ";")]
+        parts += ["BEGIN;", STATEMENT_INDEX + ";", "ANALYZE mpesa_callback;"]
+        for name in ("pivot", "list", "pivot_all"):
+            if name in sql:
+                parts += ["\\echo @@warm", explain + sql[name] + ";"]
+                rounds = 1 if name == "pivot_all" else self.sizes["explain"]
+                parts += [
+                    part
+                    for _ in range(rounds)
+                    for part in (f"\\echo @@{name}_idx", explain + sql[name] + ";")
+                ]
+        parts += ["ROLLBACK;"]
+        t0 = time.monotonic()
+        out = bench_load.psql_script(self.live.pg, self.live.db, "\n".join(parts))
+        self.results["ps_explain_seconds"] = time.monotonic() - t0
+        plans = {}
+        current = None
+        for chunk in re.split(r"^(@@\w+)$", out, flags=re.M):
+            chunk = chunk.strip()
+            if chunk.startswith("@@"):
+                current = chunk[2:]
+            elif chunk and current and current != "warm":
+                plans.setdefault(current, []).extend(doc[0] for doc in _json_docs(chunk))
+        self.results["ps_plans"] = plans
 
     # ------------------------------------------------------------------ c. SQL
 
@@ -556,9 +850,17 @@ class Bench:
         self.errors.append(f"no SQL captured for {path}")
         return []
 
-    def capture_sql_at_end(self, cashier):
-        """One STK callback, one C2B callback and one search with the CAPTURE header, on warm
-        workers: the SQL of each, for the report."""
+    def capture_sql_at_end(self, cashier, accountant):
+        """One STK callback, one C2B callback and one of each search and statement read with the
+        CAPTURE header, on warm workers: the SQL of each, for the report."""
+        popup, statement = self.popup_kinds(cashier), self.statement_kinds(accountant)
+        for name, path, call in (
+            ("receipt", SEARCH, popup["receipt"]),
+            ("phone", SEARCH, popup["phone"]),
+            ("pivot", f"{STATEMENT_KW}/formatted_read_grouping_sets", statement["pivot"]),
+            ("list", f"{STATEMENT_KW}/web_search_read", statement["list"]),
+        ):
+            self.results[f"sql_{name}"] = self.capture(path, call)
         params = {"amount": 100, "payment_method_id": self.a1["payment_method_id"]}
         cashier.call("/mpesa/search_unreconciled_callbacks", params, CAPTURE)
         self.results["sql_search"] = self.captured_sql("/mpesa/search_unreconciled_callbacks")
@@ -579,12 +881,16 @@ class Bench:
     def queries_per_call(self, paths):
         """{kind: [query counts]} from the server's request lines."""
         patterns = [(re.compile(_masked(path)), kind) for path, kind in paths.items()]
-        counts = {kind: [] for kind in paths.values()}
+        counts = {kind: [] for kind in [*paths.values(), "receipt", "phone"]}
         text = Path(self.live.log_path).read_text(errors="replace")
         for match in LOG_LINE.finditer(text):
             if CACHE_OFF in match["path"]:
                 continue  # a cache turned off: counted by queries_with_cache_off
-            path = match["path"].split("?")[0]
+            kind = re.search(r"[?&]bench_kind=(\w+)", match["path"])
+            if kind and kind[1] in counts:
+                counts[kind[1]].append(int(match["queries"]))  # the search by receipt, by phone digits
+                continue
+            path = re.split(r"[?#]", match["path"])[0]  # call_kw paths end with #model.method
             for pattern, kind in patterns:
                 if pattern.match(path):
                     counts[kind].append(int(match["queries"]))
@@ -686,8 +992,11 @@ def ratio_text(a, b):
     return r, f"{r:.2f}x"
 
 
-def _pair_rows(t, section, label, samples, kind, bare, goal_ratio):
+def _pair_rows(t, section, label, samples, kind, bare, goal_ratio, judged=(50, 95)):
+    """p50 and p95 of `kind` vs `bare`; the percentiles in `judged` have the goal ratio, the others
+    are information."""
     for q in (50, 95):
+        goal = goal_ratio if q in judged else None
         value = bc.percentile(samples.get(kind, []), q)
         floor = bc.percentile(samples.get(bare, []), q)
         rt, rtext = ratio_text(value, floor)
@@ -699,8 +1008,8 @@ def _pair_rows(t, section, label, samples, kind, bare, goal_ratio):
             ms(value),
             ms(floor),
             rtext,
-            f"<= {goal_ratio}x" if goal_ratio else None,
-            rt is not None and goal_ratio is not None and rt <= goal_ratio,
+            f"<= {goal}x" if goal else None,
+            rt is not None and goal is not None and rt <= goal,
             measured=rt is not None,
         )
 
@@ -758,6 +1067,8 @@ def build_table(bench, quick, memory, duration, taps, counts):
             False,
             measured=False,
         )
+
+    _popup_statement_rows(t, r)
 
     d = r.get("d", {})
     for q in (50, 95):
@@ -849,6 +1160,10 @@ def build_table(bench, quick, memory, duration, taps, counts):
         ("stk", "bare_stk", "STK callback"),
         ("c2b", "bare_c2b", "C2B callback"),
         ("search", "bare_rpc", "C2B search"),
+        ("receipt", "bare_receipt", "search by receipt code"),
+        ("phone", "bare_phone", "search by phone digits"),
+        ("pivot", "bare_statement", "daily statement's pivot read"),
+        ("list", None, "daily statement's list read"),
         ("stk_push", None, "/mpesa/stk_push"),
         ("check_status", None, "/mpesa/check_status"),
     ):
@@ -911,6 +1226,105 @@ def _cache_rows(t, samples, counts):
         )
 
 
+def _plan_nodes(node):
+    yield node
+    for child in node.get("Plans", []):
+        yield from _plan_nodes(child)
+
+
+def plan_summary(plans):
+    """What a statement's plans say of mpesa_callback: (how it is read, median execution ms, a Seq Scan
+    on it?, an index used?); None without plans."""
+    if not plans:
+        return None
+    nodes = list(_plan_nodes(plans[0]["Plan"]))
+    seq = any(n["Node Type"] == "Seq Scan" and n.get("Relation Name") == "mpesa_callback" for n in nodes)
+    reads = []
+    for n in nodes:
+        if n.get("Relation Name") == "mpesa_callback" or n["Node Type"] == "Bitmap Index Scan":
+            text = n["Node Type"] + (f" using {n['Index Name']}" if n.get("Index Name") else "")
+            if text not in reads:
+                reads.append(text)
+    index = any(n.get("Index Name") for n in nodes)
+    return " + ".join(reads) or "-", bc.median([p["Execution Time"] for p in plans]), seq, index
+
+
+def _explain_row(t, section, label, plans, floor_plans, goal, judge, floor_label=""):
+    mine, floor = plan_summary(plans), plan_summary(floor_plans)
+    ratio = ratio_text(mine[1], floor[1])[1] if mine and floor else "-"
+    t.add(
+        section,
+        label,
+        len(plans or []),
+        f"{mine[0]}, {mine[1]:.2f} ms" if mine else "-",
+        f"{floor_label}{floor[0]}, {floor[1]:.2f} ms" if floor else "-",
+        ratio,
+        goal,
+        judge(mine) if mine else False,
+        measured=mine is not None,
+    )
+
+
+def _popup_statement_rows(t, r):
+    """p: the popup's search by receipt and by phone digits; s: the daily statement."""
+    p, s = r.get("p", {}), r.get("s", {})
+    plans = r.get("ps_plans", {})
+    for kind, label in (
+        ("receipt", "search by receipt code"),
+        ("phone", "search by phone digits, any amount"),
+    ):
+        _pair_rows(
+            t,
+            "p",
+            f"{label} vs a bare route running the same statement,",
+            p,
+            kind,
+            f"bare_{kind}",
+            1.2,
+            (50,),
+        )
+        _explain_row(
+            t,
+            "p",
+            f"{label}: EXPLAIN of the SQL sent (median; floor: the bare route's)",
+            plans.get(kind),
+            plans.get(f"bare_{kind}"),
+            "an index scan, no Seq Scan on mpesa_callback",
+            lambda mine: mine[3] and not mine[2],
+        )
+    label = "daily statement, the pivot's read (this month) vs the same aggregate in bare SQL,"
+    _pair_rows(t, "s", label, s, "pivot", "bare_statement", 1.5, (50,))
+    for kind, label in (
+        ("list", "list (web_search_read)"),
+        ("pivot", "pivot (formatted_read_grouping_sets)"),
+    ):
+        t.add(
+            "s",
+            f"time to open the daily statement's {label}, this month, p50 / p95",
+            len(s.get(kind, [])),
+            f"{ms(bc.percentile(s.get(kind, []), 50))} / {ms(bc.percentile(s.get(kind, []), 95))}",
+            "-",
+            "-",
+            None,
+            None,
+        )
+    for kind, label in (
+        ("pivot", "the pivot's SQL, this month"),
+        ("list", "the list's SQL, this month"),
+        ("pivot_all", "the pivot's SQL, every day (no filter)"),
+    ):
+        _explain_row(
+            t,
+            "s",
+            f"{label}: EXPLAIN (median; floor: with the candidate index)",
+            plans.get(kind),
+            plans.get(f"{kind}_idx"),
+            None,
+            lambda _mine: None,
+            floor_label="index: ",
+        )
+
+
 def _num(value):
     return "-" if value is None else f"{value:.0f}"
 
@@ -944,7 +1358,13 @@ def main():
     say(f"bench: {'QUICK, ' if quick else ''}{rows:,} rows, {mode}")
 
     taps = {label: bc.DarajaTap(label) for label in ACCOUNTS}
-    setup = SETUP % {"taps": {k: v.url for k, v in taps.items()}, "login": CASHIER[0], "password": CASHIER[1]}
+    setup = SETUP % {
+        "taps": {k: v.url for k, v in taps.items()},
+        "login": CASHIER[0],
+        "password": CASHIER[1],
+        "acc_login": ACCOUNTANT[0],
+        "acc_password": ACCOUNTANT[1],
+    }
     started = time.monotonic()
     try:
         with BenchServer("bench", setup_script=setup, workers=workers, callback_delay=0.2) as live:
@@ -962,6 +1382,7 @@ def main():
             load = bench_load.load(live.pg, live.db, load_ctx, rows, say=lambda m: say(f"load: {m}"))
             bench = Bench(live, ctx, taps, sizes, quick)
             cashier = bc.Session(live.odoo_url, live.db, *CASHIER)
+            accountant = bc.Session(live.odoo_url, live.db, *ACCOUNTANT)
             bus_port = live.gevent_port or live.odoo_port
             wait_http(f"http://127.0.0.1:{bus_port}/websocket/health", 90)  # the gevent worker starts late
             ws_base = f"ws://127.0.0.1:{bus_port}/websocket?version=19.0-2"
@@ -977,17 +1398,20 @@ def main():
                 # first, while no row was ever updated: an index built in a transaction over broken
                 # HOT chains is unusable in that same transaction (pg_index.indcheckxmin)
                 bench.phase_explain(cashier)
+                bench.phase_explain_new(cashier, accountant)
                 say("warm-up (every route, every worker)")
                 bench.warm_up(cashier)
                 time.sleep(1)
                 before = bench.rss()
                 bench.phase_callbacks()
                 bench.phase_search(cashier)
+                bench.phase_popup(cashier)
+                bench.phase_statement(accountant)
                 bench.phase_caches(cashier)
                 bench.phase_stk(cashier, bus)
                 time.sleep(1)
                 after = bench.rss()
-                bench.capture_sql_at_end(cashier)
+                bench.capture_sql_at_end(cashier, accountant)
             finally:
                 bus.close()
             duration = time.time() - t_measure
@@ -999,6 +1423,11 @@ def main():
                 "/mpesa/search_unreconciled_callbacks": "search",
                 "/pos_mpesa_bench/bare_jsonrpc": "bare_rpc",
                 "/pos_mpesa_bench/bare_search": "bare_sql",
+                "/pos_mpesa_bench/bare_receipt": "bare_receipt",
+                "/pos_mpesa_bench/bare_phone": "bare_phone",
+                "/pos_mpesa_bench/bare_statement": "bare_statement",
+                f"{STATEMENT_KW}/formatted_read_grouping_sets": "pivot",
+                f"{STATEMENT_KW}/web_search_read": "list",
                 "/mpesa/stk_push": "stk_push",
                 "/mpesa/check_status": "check_status",
             }
@@ -1056,6 +1485,10 @@ def report(bench, table, quick, rows, mode, db_rows, elapsed, before, after, liv
         ("sql_stk", "one STK callback"),
         ("sql_c2b", "one C2B confirmation"),
         ("sql_search", "one C2B search"),
+        ("sql_receipt", "one search by receipt code"),
+        ("sql_phone", "one search by phone digits"),
+        ("sql_pivot", "the daily statement's pivot read"),
+        ("sql_list", "the daily statement's list read"),
     ):
         if r.get(key):
             print(f"\nThe {len(r[key])} SQL statements of {label} (captured in the server):")
@@ -1078,6 +1511,7 @@ def report(bench, table, quick, rows, mode, db_rows, elapsed, before, after, liv
                     f"median {bc.median(times):.2f} ms"
                 )
                 print("    " + "\n    ".join(_plan_lines(plans[key][0]["Plan"])))
+    _print_new_plans(r)
     for pid, role, rss in after:
         b = {p: s for p, _r, s in before}.get(pid)
         print(f"  RSS {role} {pid}: {'-' if b is None else f'{b / 2**20:.0f}'} -> {rss / 2**20:.0f} MiB")
@@ -1089,6 +1523,33 @@ def report(bench, table, quick, rows, mode, db_rows, elapsed, before, after, liv
         for first, same in list(kinds.items())[:12]:
             print(f"  {len(same)} x {first}")
     print(f"server log: {live.log_path}")
+
+
+def _print_new_plans(r):
+    """p and s: the statement each call sent and its plans (and the bare route's, the candidate index's)."""
+    sql, plans = r.get("ps_sql", {}), r.get("ps_plans", {})
+    for name, label, others in (
+        ("receipt", "the search by receipt code", (("bare_receipt", "the bare route"),)),
+        ("phone", "the search by phone digits", (("bare_phone", "the bare route"),)),
+        (
+            "pivot",
+            "the daily statement's pivot read, this month",
+            (("pivot_idx", "with the candidate index"),),
+        ),
+        ("list", "the daily statement's list read, this month", (("list_idx", "with the candidate index"),)),
+        ("pivot_all", "the pivot's read, every day", (("pivot_all_idx", "with the candidate index"),)),
+    ):
+        if not sql.get(name):
+            continue
+        text = " ".join(sql[name].split())
+        print(f"\n{label[0].upper()}{label[1:]}'s SQL:\n  {text[:1500]}{'...' if len(text) > 1500 else ''}")
+        for key, key_label in ((name, "its plan"), *others):
+            summary = plan_summary(plans.get(key))
+            if summary:
+                print(f"  {key_label}: {summary[0]}, median {summary[1]:.2f} ms")
+                print("    " + "\n    ".join(_plan_lines(plans[key][0]["Plan"])))
+    if sql.get("pivot"):
+        print(f"\nThe candidate index (built in a transaction that is rolled back):\n  {STATEMENT_INDEX}")
 
 
 def _plan_lines(node, depth=0):

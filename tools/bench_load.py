@@ -46,6 +46,7 @@ RESULT_CODES = {
     "pending": (None, None, None),
     "invalid": (None, None, None),
 }
+BASE36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 FIRST_NAMES = ("JOHN", "MARY", "PETER", "GRACE", "JAMES", "FAITH", "DAVID", "MERCY", "BRIAN", "ANN")
 
 
@@ -102,6 +103,24 @@ def table_columns(pg, db) -> dict[str, tuple[bool, bool]]:
     return columns
 
 
+def _receipt_sql() -> str:
+    """An M-Pesa receipt as Safaricom writes them (e.g. "TL47K3X9QZ"): a letter for the year (R = 2023,
+    S = 2024, ...), a letter for the month (A = January), the day of the month (1-9, then A-V), a
+    digit, then 6 characters that look random: the row id scrambled (times an odd number prime to
+    36, modulo 36^6: a bijection, so receipts are unique below 2 billion rows)."""
+    local = "(v.recv + interval '3 hours')"
+    scrambled = f"((v.id::bigint * 2654435761) % {36**6})"
+    tail = " || ".join(
+        f"substr('{BASE36}', (({scrambled} / {36**k}) % 36)::int + 1, 1)" for k in range(5, -1, -1)
+    )
+    return (
+        f"(chr(82 + extract(year FROM {local})::int - 2023) "
+        f"|| chr(64 + extract(month FROM {local})::int) "
+        f"|| substr('{BASE36[1:32]}', extract(day FROM {local})::int, 1) "
+        f"|| (v.id % 10)::text || {tail})"
+    )
+
+
 def _expressions(ctx) -> dict[str, str]:
     """Column -> SQL expression over the generated row `v` (see _select)."""
     accounts = ctx["accounts"]
@@ -111,11 +130,17 @@ def _expressions(ctx) -> dict[str, str]:
     c2b_type = f"{_array([a['c2b_transaction_type'] for a in accounts], 'text')}[v.k]"
     pos_config = f"{_array([a.get('pos_config_id') for a in accounts], 'int')}[v.k]"
     method = f"{_array([a.get('payment_method_id') for a in accounts], 'int')}[v.k]"
-    receipt = "('T' || upper(lpad(to_hex(v.id), 9, '0')))"
+    receipt = _receipt_sql()
     checkout = "('ws_CO_' || to_char(v.recv, 'DDMMYYYYHH24MISS') || v.id)"
     has_receipt = "(v.status IN ('success', 'needs_review') OR (v.ctype = 'c2b' AND v.status = 'pending'))"
     names = _array(FIRST_NAMES, "text")
-    phone_c2b = "(md5(v.id::text) || md5((v.id + 1)::text))"
+    # Daraja's C2B MSISDN: masked ("2547 ***** 126", the last 3 digits kept) on 4 rows in 5, hashed
+    # (64 hex digits, as v2 apps and older confirmations send it) on the others
+    phone_c2b = (
+        "(CASE WHEN v.id % 5 = 0 THEN md5(v.id::text) || md5((v.id + 1)::text) "
+        "ELSE CASE WHEN v.id % 7 = 0 THEN '2541' ELSE '2547' END || ' ***** ' "
+        "|| lpad(((v.id * 7919) % 1000)::text, 3, '0') END)"
+    )
     phone_stk = "('2547' || lpad((v.id % 100000000)::text, 8, '0'))"
     trans_time = "to_char(v.recv + interval '3 hours', 'YYYYMMDDHH24MISS')"
     c2b_raw = (
