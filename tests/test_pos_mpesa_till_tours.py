@@ -81,7 +81,7 @@ class TestPosMpesaTillTours(base.TestPosMpesaTours):
         )
         self.mpesa_config.action_register_c2b_urls()
 
-    def after_code_issued(self, then):
+    def after_code_issued(self, then, delay=2.0):
         """Patch the code route: once the till got its code, ``then(answer)`` runs in a thread (the
         customer paying on their phone while the till waits)."""
         Callback = type(self.env["mpesa.callback"])
@@ -91,7 +91,7 @@ class TestPosMpesaTillTours(base.TestPosMpesaTours):
         def issue_then_pay(model, *args, **kwargs):
             answer = original(model, *args, **kwargs)
             if answer.get("success") and not threads:
-                thread = threading.Timer(2.0, then, args=(answer,))
+                thread = threading.Timer(delay, then, args=(answer,))
                 threads.append(thread)
                 thread.start()
             return answer
@@ -192,7 +192,7 @@ class TestPosMpesaTillTours(base.TestPosMpesaTours):
             response.raise_for_status()
             self.paid_by_qr = response.json()["payment"]
 
-        patcher, threads = self.after_code_issued(customer_scans)
+        patcher, threads = self.after_code_issued(customer_scans, delay=4.0)
         with patcher:
             self.start_pos_tour("PosMpesaTillQrTour")
         threads[0].join()

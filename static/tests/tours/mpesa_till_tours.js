@@ -1,3 +1,4 @@
+/* global posmodel */
 import * as Chrome from "@point_of_sale/../tests/pos/tours/utils/chrome_util";
 import * as ProductScreen from "@point_of_sale/../tests/pos/tours/utils/product_screen_util";
 import * as PaymentScreen from "@point_of_sale/../tests/pos/tours/utils/payment_screen_util";
@@ -230,6 +231,17 @@ registry.category("web_tour.tours").add("PosMpesaTillQrTour", {
                 trigger: ".mpesa-line-status img.mpesa-qr-image[src^='data:image/png;base64,']",
             },
             {trigger: ".mpesa-line-status .mpesa-account-code"},
+            {
+                content:
+                    "the customer display is given the QR (Odoo's own customer-facing QR dialog)",
+                trigger: ".mpesa-line-status img.mpesa-qr-image",
+                run: () => {
+                    const line = posmodel.getOrder().getSelectedPaymentline();
+                    if (!line.qrPaymentData?.qrCode?.startsWith("data:image/png;base64,")) {
+                        throw new Error("no QR for the customer display");
+                    }
+                },
+            },
             // the customer scans it and pays: the order completes by itself
             {...ReceiptScreen.isShown()[0], timeout: 30000},
             Mpesa.receiptShowsMpesaNumber(),

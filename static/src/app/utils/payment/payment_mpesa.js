@@ -350,6 +350,14 @@ export class PaymentMpesa extends PaymentInterface {
             mpesaDeadline: Date.now() + CODE_WAIT_MS,
             mpesaMessage: "",
         });
+        if (qr && result.qr_image) {
+            // Odoo's customer display shows the selected line's QR (as for its own QR methods)
+            line.qrPaymentData = {
+                name: this.payment_method_id.name,
+                amount: this.env.utils.formatCurrency(line.amount),
+                qrCode: `data:image/png;base64,${result.qr_image}`,
+            };
+        }
         line.setPaymentStatus("waitingCard");
         return this.waitForResult(line);
     }
@@ -386,6 +394,7 @@ export class PaymentMpesa extends PaymentInterface {
     /** Applies a code's final answer to the line; true when the customer paid with it. */
     _codeResult(line, answer) {
         const state = {mpesaCodeId: 0, mpesaQrImage: "", mpesaDeadline: 0};
+        line.qrPaymentData = null; // off the customer display
         if (answer?.status === "paid") {
             line.setMpesaState(state);
             this._markClaimed(line, answer);
