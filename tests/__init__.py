@@ -14,3 +14,4 @@ from . import test_pos_mpesa_till_tours
 from . import test_unclaimed
 from . import test_daily_statement
 from . import test_session_closing
+from . import test_pos_mpesa_closing_tour
