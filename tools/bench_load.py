@@ -139,7 +139,7 @@ def _expressions(ctx) -> dict[str, str]:
     phone_c2b = (
         "(CASE WHEN v.id % 5 = 0 THEN md5(v.id::text) || md5((v.id + 1)::text) "
         "ELSE CASE WHEN v.id % 7 = 0 THEN '2541' ELSE '2547' END || ' ***** ' "
-        "|| lpad(((v.id * 7919) % 1000)::text, 3, '0') END)"
+        "|| lpad(((v.id::bigint * 7919) % 1000)::text, 3, '0') END)"
     )
     phone_stk = "('2547' || lpad((v.id % 100000000)::text, 8, '0'))"
     trans_time = "to_char(v.recv + interval '3 hours', 'YYYYMMDDHH24MISS')"
