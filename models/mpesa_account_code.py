@@ -155,14 +155,15 @@ class MpesaAccountCode(models.Model):
         its amount); tell the till. Returns the code it paid, if any."""
         if not payment._is_live_payment() or payment.is_claimed or not payment.config_id:
             return self.browse()
-        shortcode = payment.business_shortcode or payment.config_id._get_c2b_shortcode()
         code_text = normalize_code(payment.bill_ref_number)
         if code_text:
             domain = [("code", "=", code_text)]
-        elif payment.config_id.account_type == "till":
+        elif not (payment.bill_ref_number or "").strip() and payment.config_id.account_type == "till":
+            # a Buy Goods payment carries no account number: a till's QR is known by its amount
             domain = [("qr", "=", True), ("amount", "=", payment.amount)]
         else:
-            return self.browse()
+            return self.browse()  # an account number that is no code: nothing to look up
+        shortcode = payment.business_shortcode or payment.config_id._get_c2b_shortcode()
         codes = self.sudo().search(
             [("state", "=", "waiting"), ("shortcode", "=", shortcode), *domain], limit=2
         )

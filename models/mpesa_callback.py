@@ -47,6 +47,8 @@ LIVE_PAYMENT_SQL = "status = 'success' AND duplicate_of_id IS NULL"
 CLAIMABLE_SQL = LIVE_PAYMENT_SQL + " AND is_claimed IS NOT TRUE"
 LIVE_PAYMENT = SQL(LIVE_PAYMENT_SQL)  # for queries: the same text as the indexes' predicates
 CLAIMABLE = SQL(CLAIMABLE_SQL)
+# the Nairobi day a row was received on (Kenya keeps UTC+3 all year): the daily statement groups by it
+LOCAL_DAY_SQL = "((received_date AT TIME ZONE 'UTC' AT TIME ZONE 'Africa/Nairobi')::date)"
 # an STK payment the query confirmed without a receipt (its callback lost): its C2B twin may bring it
 STK_QUERY_ONLY_SQL = (
     "callback_type = 'stk' AND status = 'success' AND mpesa_receipt_number IS NULL"
@@ -195,6 +197,8 @@ class MpesaCallback(models.Model):
     )
     # the C2B search (mpesa_c2b.py): the claimable rows only
     _claimable_idx = models.Index(f"(config_id, amount, received_date DESC) WHERE {CLAIMABLE_SQL}")
+    # the daily statement (mpesa_daily_statement.py): a range of days of live payments, per account
+    _statement_day_idx = models.Index(f"({LOCAL_DAY_SQL}, config_id) WHERE {LIVE_PAYMENT_SQL}")
     # the till's search of any amount (several payments for one order, a payer's name or phone digits)
     _claimable_recent_idx = models.Index(f"(config_id, received_date DESC) WHERE {CLAIMABLE_SQL}")
     # the STK recovery cron: pending pushes only

@@ -12,10 +12,9 @@ from datetime import datetime, time, timedelta
 from odoo import fields, models, tools
 from odoo.tools import SQL
 
-from .mpesa_callback import LIVE_PAYMENT_SQL
+from .mpesa_callback import LIVE_PAYMENT_SQL, LOCAL_DAY_SQL
 from .mpesa_claim import SETTLED_OUTSIDE
 
-LOCAL_DAY = "(received_date AT TIME ZONE 'UTC' AT TIME ZONE 'Africa/Nairobi')::date"
 EAT_OFFSET = timedelta(hours=3)  # Nairobi keeps UTC+3 all year
 # a payment taken for a POS order (not one a manager settled outside the POS)
 POS_CLAIM_SQL = "is_claimed AND claim_order_key IS DISTINCT FROM %s"
@@ -67,12 +66,12 @@ class MpesaDailyStatement(models.Model):
                   GROUP BY %s, config_id, company_id, currency_id
                 )""",
                 SQL.identifier(self._table),
-                SQL(LOCAL_DAY),
+                SQL(LOCAL_DAY_SQL),
                 SQL(POS_CLAIM_SQL, SETTLED_OUTSIDE),
                 SQL(POS_CLAIM_SQL, SETTLED_OUTSIDE),
                 SETTLED_OUTSIDE,
                 SQL(LIVE_PAYMENT_SQL),
-                SQL(LOCAL_DAY),
+                SQL(LOCAL_DAY_SQL),
             )
         )
 

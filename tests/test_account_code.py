@@ -163,3 +163,28 @@ class TestAccountCode(MpesaCase):
         self.assertEqual(answer["status"], "paid", answer)
         row = self.Callback.sudo().browse(answer["callback_id"])
         self.assertEqual((row.amount, row.claim_order_key), (260, order))
+
+    def test_a_till_s_dynamic_qr_is_matched_by_its_amount(self):
+        self.mpesa_config.write(
+            {"account_type": "till", "till_number": "174381", "business_shortcode": "174380"}
+        )
+        self.mpesa_config.c2b_shortcode = "174381"
+        qr = self.ask(180, qr=True)
+        self.assertTrue(qr["success"], qr)
+        self.assertTrue(qr["qr_image"])  # the simulator's PNG, base64
+        # a Buy Goods payment carries no account number: the one QR of that amount takes it
+        body = c2b_confirmation("RKQR000001", amount="180.00", shortcode="174381")
+        body["BillRefNumber"] = ""
+        self.assertEqual(self.post_json(self.token_url("confirm"), body).json()["ResultCode"], 0)
+        row = self.Callback.sudo().search([("mpesa_receipt_number", "=", "RKQR000001")])
+        self.assertTrue(row.is_claimed)
+        self.assertEqual(self.status(qr["code_id"])["status"], "paid")
+        # two QRs of one amount waiting: which is it? the cashier picks in the search
+        self.ask(90, qr=True)
+        self.ask(90, qr=True)
+        body = c2b_confirmation("RKQR000002", amount="90.00", shortcode="174381")
+        body["BillRefNumber"] = ""
+        self.post_json(self.token_url("confirm"), body)
+        self.assertFalse(
+            self.Callback.sudo().search([("mpesa_receipt_number", "=", "RKQR000002")]).is_claimed
+        )

@@ -7,10 +7,8 @@ The class setup is TestPosMpesaTours's (its tests are not run again here).
 
 import threading
 from unittest.mock import patch
-from urllib.parse import urlparse
 
 import requests
-from odoo.addons.pos_mpesa.daraja import nairobi_timestamp
 from odoo.tests import tagged
 
 from . import common
@@ -33,29 +31,15 @@ class TestPosMpesaTillTours(base.TestPosMpesaTours):
     def post_payment(
         self, trans_id, name, amount, msisdn="254708374149", bill_ref="Till 1", via_requests=False
     ):
-        """A C2B confirmation, as Safaricom posts it (with this account number)."""
-        payload = {
-            "TransactionType": "Pay Bill",
-            "TransID": trans_id,
-            "TransTime": nairobi_timestamp(),
-            "TransAmount": f"{amount:.2f}",
-            "BusinessShortCode": base.C2B_SHORTCODE,
-            "BillRefNumber": bill_ref,
-            "InvoiceNumber": "",
-            "OrgAccountBalance": "",
-            "ThirdPartyTransID": "",
-            "MSISDN": msisdn,
-            "FirstName": name.split(" ")[0],
-            "MiddleName": "",
-            "LastName": " ".join(name.split(" ")[1:]),
-        }
-        path = urlparse(self.mpesa_config.c2b_confirmation_url).path
-        if via_requests:  # from another thread, while the tour runs
-            response = requests.post(self.base_url() + path, json=payload, timeout=30)
-        else:
-            response = self.url_open(path, json=payload, method="POST")
-        response.raise_for_status()
-        self.assertEqual(response.json()["ResultCode"], 0, response.text)
+        """A C2B confirmation of ``amount`` with this account number (post_c2b of the tours)."""
+        self.post_c2b(
+            trans_id,
+            name,
+            msisdn=msisdn,
+            amount=f"{amount:.2f}",
+            via_requests=via_requests,
+            bill_ref=bill_ref,
+        )
 
     def rows(self, *receipts):
         return self.env["mpesa.callback"].sudo().search([("mpesa_receipt_number", "in", list(receipts))])

@@ -75,7 +75,15 @@ class TestPosMpesaTours(TestPointOfSaleHttpCommon):
 
     # ------------------------------------------------------------------ helpers
 
-    def post_c2b(self, trans_id, first_name, msisdn="254708374149", amount="100.00", via_requests=False):
+    def post_c2b(
+        self,
+        trans_id,
+        first_name,
+        msisdn="254708374149",
+        amount="100.00",
+        via_requests=False,
+        bill_ref="Till 1",
+    ):
         """A C2B confirmation, as Safaricom posts it to the registered confirmation URL."""
         payload = {
             "TransactionType": "Pay Bill",
@@ -83,7 +91,7 @@ class TestPosMpesaTours(TestPointOfSaleHttpCommon):
             "TransTime": nairobi_timestamp(),
             "TransAmount": amount,
             "BusinessShortCode": C2B_SHORTCODE,
-            "BillRefNumber": "Till 1",
+            "BillRefNumber": bill_ref,
             "InvoiceNumber": "",
             "OrgAccountBalance": "",
             "ThirdPartyTransID": "",
