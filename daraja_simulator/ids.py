@@ -46,9 +46,9 @@ def conversation_id() -> str:
 
 
 def receipt_number() -> str:
-    """M-Pesa receipt: 10 uppercase alphanumerics starting with a letter (NLJ7RT61SV)."""
-    first = secrets.choice(string.ascii_uppercase)
-    return first + "".join(secrets.choice(_UPPER_ALNUM) for _ in range(9))
+    """M-Pesa receipt: 10 uppercase alphanumerics, three letters then a digit (NLJ7RT61SV, docs/daraja.md)."""
+    head = "".join(secrets.choice(string.ascii_uppercase) for _ in range(3)) + secrets.choice(string.digits)
+    return head + "".join(secrets.choice(_UPPER_ALNUM) for _ in range(6))
 
 
 def access_token() -> str:
