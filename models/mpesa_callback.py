@@ -295,6 +295,11 @@ class MpesaCallback(models.Model):
 
     # ================================================================== reading a row
 
+    def _note_with(self, line):
+        """The row's note with one more line (what a manager did, and who)."""
+        self.ensure_one()
+        return "\n".join(filter(None, [self.note, line]))
+
     def _is_live_payment(self):
         """Money M-Pesa received, counted once (LIVE_PAYMENT_SQL, in Python)."""
         self.ensure_one()

@@ -119,18 +119,12 @@ class MpesaCallback(models.Model):
         self.ensure_one()
         if not self.env.user.has_group(MANAGER_GROUP):
             raise UserError(self.env._("Only Point of Sale managers can settle a payment outside the POS."))
-        note = "\n".join(
-            filter(
-                None,
-                [
-                    self.note,
-                    self.env._(
-                        "Settled outside the POS by %(user)s on %(date)s: %(reason)s",
-                        user=self.env.user.name,
-                        date=fields.Datetime.now(),
-                        reason=reason,
-                    ),
-                ],
+        note = self._note_with(
+            self.env._(
+                "Settled outside the POS by %(user)s on %(date)s: %(reason)s",
+                user=self.env.user.name,
+                date=fields.Datetime.now(),
+                reason=reason,
             )
         )
         self.flush_recordset()
@@ -179,18 +173,12 @@ class MpesaCallback(models.Model):
             pos_config
         ):
             raise UserError(self.env._("Only the till that took this payment, or a manager, can release it."))
-        note = "\n".join(
-            filter(
-                None,
-                [
-                    self.note,
-                    self.env._(
-                        "Claim for %(order)s released by %(user)s on %(date)s",
-                        order=self.claim_order_key,
-                        user=self.env.user.name,
-                        date=fields.Datetime.now(),
-                    ),
-                ],
+        note = self._note_with(
+            self.env._(
+                "Claim for %(order)s released by %(user)s on %(date)s",
+                order=self.claim_order_key,
+                user=self.env.user.name,
+                date=fields.Datetime.now(),
             )
         )
         self.flush_recordset()

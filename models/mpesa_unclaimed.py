@@ -113,19 +113,13 @@ class MpesaUnclaimedSettle(models.TransientModel):
             raise UserError(self.env._("%(name)s was taken meanwhile: reload and try again.", name=row.name))
         row.write(
             {
-                "note": "\n".join(
-                    filter(
-                        None,
-                        [
-                            row.note,
-                            self.env._(
-                                "Attached to %(order)s by %(user)s on %(date)s: %(reason)s",
-                                order=payment.pos_order_id.name,
-                                user=self.env.user.name,
-                                date=fields.Datetime.now(),
-                                reason=self.reason,
-                            ),
-                        ],
+                "note": row._note_with(
+                    self.env._(
+                        "Attached to %(order)s by %(user)s on %(date)s: %(reason)s",
+                        order=payment.pos_order_id.name,
+                        user=self.env.user.name,
+                        date=fields.Datetime.now(),
+                        reason=self.reason,
                     )
                 )
             }
