@@ -34,6 +34,8 @@ STATES = [
     ("unmatched", "Result Nobody Asked For"),
     ("closed", "Closed by a Manager"),
 ]
+# the note of a result row nobody asked for that came to the QueueTimeOutURL (read when its request adopts it)
+TIMEOUT_NOTICE = "Queue timeout notice"
 # a reversal that may still move the money, or did: at most one per payment (_reversal_live_uniq)
 LIVE_REVERSAL_SQL = (
     "kind = 'reversal' AND (state IN ('sending', 'sent') OR outcome IN ('reversed', 'already_reversed'))"
@@ -174,7 +176,7 @@ class MpesaDarajaRequest(models.Model):
             order="id",
         )
         for orphan in early:
-            self._apply(orphan.result_payload, orphan.note == "timeout", orphan.remote_addr)
+            self._apply(orphan.result_payload, orphan.note == TIMEOUT_NOTICE, orphan.remote_addr)
             orphan.unlink()
 
     # ================================================================== results
@@ -195,7 +197,7 @@ class MpesaDarajaRequest(models.Model):
                     "conversation_id": ids[1] or False,
                     "result_payload": db_text(raw_text),
                     "remote_addr": remote_addr,
-                    "note": "timeout" if timed_out else False,
+                    "note": TIMEOUT_NOTICE if timed_out else False,
                     "result_date": fields.Datetime.now(),
                 }
             )

@@ -344,7 +344,9 @@ class MpesaCallback(models.Model):
     def _pos_claim(self, callback_id=None, order_id=None, payment_method_id=None, pos_config_id=None):
         if not _is_int(callback_id):
             raise MpesaRequestError(self.env._("callback_id must be an integer"))
-        row = self._claim_for_till([callback_id], order_id, payment_method_id, pos_config_id)
+        row = self._claim_for_till(
+            self._claim_rows([callback_id]), order_id, payment_method_id, pos_config_id
+        )
         return {
             "success": True,
             "message": str(MSG_CLAIMED),
@@ -377,7 +379,7 @@ class MpesaCallback(models.Model):
                     amount=amount_dec,
                 )
             )
-        rows = self._claim_for_till(callback_ids, order_id, payment_method_id, pos_config_id)
+        rows = self._claim_for_till(rows, order_id, payment_method_id, pos_config_id)
         return {
             "success": True,
             "message": str(MSG_CLAIMED),
@@ -402,11 +404,10 @@ class MpesaCallback(models.Model):
         return rows
 
     @api.model
-    def _claim_for_till(self, callback_ids, order_id, payment_method_id, pos_config_id):
+    def _claim_for_till(self, rows, order_id, payment_method_id, pos_config_id):
         """Claim these payments for one order, each checked as the till's own; any refusal undoes the
         others (the request's savepoint, _run_pos_request). Returns the rows, in claim order."""
         order, order_key = self._resolve_order(order_id)
-        rows = self._claim_rows(callback_ids)
         method = self.env["pos.payment.method"]
         if not (_missing(payment_method_id) and _missing(pos_config_id)):
             # the till's account: only payments its own search offers (never a test sibling's)

@@ -7,8 +7,7 @@ concurrent clients (threads; POS users logged in with /web/session/authenticate,
 one table (scenario | figure | value | target | ok), then `N passed, N failed` on the last line;
 exits 1 when a figure is off. See README, "Reliability".
 
-    tools/run reliability            # full counts (about 21 minutes on 2 cores before several and
-                                     # results, not rerun since; outage alone: 7)
+    tools/run reliability            # full counts (1,133 s on 2 shared cores; outage alone: 7 min)
     tools/run reliability --quick    # small counts (318 s on 2 shared cores; several 9 s, results 3 s)
     options: --only twins,fuzz (scenarios: replay twins race several fuzz forgery results outage
              lost_confirmations faults; they run in this order whatever the order given; the log scan
