@@ -11,6 +11,7 @@ from . import mpesa_reversal
 from . import mpesa_lookup
 from . import mpesa_account_code
 from . import mpesa_unclaimed
+from . import mpesa_statement_check
 from . import mpesa_daily_statement
 from . import mpesa_pos_request
 from . import mpesa_rejected_request

@@ -4,18 +4,17 @@ A read-only SQL view over the payment log (mpesa_callback.py): payments received
 LIVE_PAYMENT_SQL), taken by the POS (claimed for an order), settled outside the POS by a manager
 (mpesa_unclaimed.py), still unclaimed, reversed (mpesa_reversal.py), and recovered from M-Pesa's records
 (Pull Transactions, a receipt lookup). Received = POS + outside + unclaimed, to the shilling; the printed
-statement lists the receipts of every payment that is not on an order.
+statement lists the receipts of every payment that is not on an order. Each line shows the latest check
+of its day against M-Pesa's own record (mpesa_statement_check.py).
 """
-
-from datetime import datetime, time, timedelta
 
 from odoo import fields, models, tools
 from odoo.tools import SQL
 
 from .mpesa_callback import LIVE_PAYMENT_SQL, LOCAL_DAY_SQL
 from .mpesa_claim import SETTLED_OUTSIDE
+from .mpesa_statement_check import day_start_utc
 
-EAT_OFFSET = timedelta(hours=3)  # Nairobi keeps UTC+3 all year
 # a payment taken for a POS order (not one a manager settled outside the POS)
 POS_CLAIM_SQL = "is_claimed AND claim_order_key IS DISTINCT FROM %s"
 
@@ -43,12 +42,20 @@ class MpesaDailyStatement(models.Model):
     recovered_count = fields.Integer(
         string="Recovered", readonly=True, help="Came from M-Pesa's records, not from a confirmation."
     )
+    check_id = fields.Many2one("mpesa.statement.check", string="Check Against M-Pesa", readonly=True)
+    check_state = fields.Selection(
+        [("agrees", "Agrees with M-Pesa"), ("differs", "Differs from M-Pesa")],
+        string="M-Pesa Check",
+        readonly=True,
+        help="Empty: not checked against M-Pesa's record.",
+    )
 
     def init(self):
         tools.drop_view_if_exists(self.env.cr, self._table)
         self.env.cr.execute(
             SQL(
                 """CREATE VIEW %s AS (
+                    SELECT day_line.*, checked.id AS check_id, checked.state AS check_state FROM (
                     SELECT min(id) AS id, %s AS day, config_id, company_id, currency_id,
                            count(*) AS received_count,
                            sum(amount) AS received_amount,
@@ -64,6 +71,9 @@ class MpesaDailyStatement(models.Model):
                       FROM mpesa_callback
                      WHERE %s
                   GROUP BY %s, config_id, company_id, currency_id
+                    ) day_line
+                    LEFT JOIN mpesa_statement_check checked
+                           ON checked.config_id = day_line.config_id AND checked.day = day_line.day
                 )""",
                 SQL.identifier(self._table),
                 SQL(LOCAL_DAY_SQL),
@@ -92,7 +102,30 @@ class MpesaDailyStatement(models.Model):
 
     def _day_start(self, days=0):
         """The UTC moment the Nairobi day (+days) starts."""
-        return datetime.combine(self.day, time()) + timedelta(days=days) - EAT_OFFSET
+        return day_start_utc(self.day, days)
+
+    def action_check_mpesa(self):
+        self.ensure_one()
+        return self.env["mpesa.statement.check"]._open_check(self.config_id, self.day)
+
+    def _check_summary(self):
+        """What the printed statement says of the check against M-Pesa's record."""
+        self.ensure_one()
+        check = self.check_id
+        if not check:
+            if not self.config_id.pull_registered:
+                return self.env._(
+                    "Not checked against M-Pesa: the account is not registered for Pull Transactions."
+                )
+            return self.env._("Not checked against M-Pesa.")
+        when = fields.Datetime.to_string(fields.Datetime.context_timestamp(self, check.checked_at))
+        if check.state == "agrees":
+            return self.env._(
+                "Agrees with M-Pesa: %(count)s payments, checked on %(when)s.",
+                count=check.mpesa_count,
+                when=when,
+            )
+        return self.env._("Differs from M-Pesa (checked on %(when)s):", when=when)
 
     def action_open_payments(self):
         self.ensure_one()

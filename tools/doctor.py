@@ -47,6 +47,16 @@ def main():
         row(True, "Chromium", f"{out.splitlines()[0] if out else '?'} ({browser})")
     else:
         row(False, "Chromium", "not on PATH: the POS tours are skipped", "apt-get install chromium")
+    rc, out = _out(["wkhtmltopdf", "--version"])
+    if rc == 0:
+        row(True, "wkhtmltopdf", out.splitlines()[0] if out else "?")
+    else:
+        row(
+            False,
+            "wkhtmltopdf",
+            "not on PATH: reports print as HTML, the PDF test is skipped",
+            "apt-get install wkhtmltopdf",
+        )
     row(
         dev_venv_ready(),
         "dev venv",
