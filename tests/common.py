@@ -249,6 +249,21 @@ class MpesaCase(HttpCase):
     def rpc(self, route, params):
         return self.make_jsonrpc_request(route, params)
 
+    def sim_pay(self, amount, delivery="once"):
+        """A customer pays the shortcode on the simulator (delivery: once, lost, ...); returns the
+        receipt once M-Pesa holds it and a delivered confirmation is in."""
+        receipt = self.sim_control(
+            "POST", "c2b/pay", {"shortcode": "600984", "amount": amount, "delivery": delivery}
+        )["trans_id"]
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            self.let_callbacks_in(0.2)
+            rows = self.sim_control("GET", "transactions")["transactions"]
+            if any(r.get("trans_id") == receipt and r["status"] in ("confirmed", "lost") for r in rows):
+                self.let_callbacks_in(0.3)
+                return receipt
+        raise AssertionError(f"{receipt} never completed on the simulator")
+
     def let_callbacks_in(self, seconds=0.5):
         """Callbacks posted by the simulator run while the test lock is released."""
         self.env.flush_all()

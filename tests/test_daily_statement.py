@@ -2,7 +2,6 @@
 
 import io
 import shutil
-import time
 import uuid
 from datetime import datetime, timedelta
 
@@ -107,18 +106,6 @@ class TestStatementCheck(MpesaCase):
         manager_config.action_register_pull()
         self.today = (fields.Datetime.now() + EAT_OFFSET).date()
 
-    def pay(self, amount, delivery="once"):
-        receipt = self.sim_control(
-            "POST", "c2b/pay", {"shortcode": "600984", "amount": amount, "delivery": delivery}
-        )["trans_id"]
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            rows = self.sim_control("GET", "transactions")["transactions"]
-            if any(r.get("trans_id") == receipt and r["status"] in ("confirmed", "lost") for r in rows):
-                return receipt
-            self.let_callbacks_in(0.2)
-        raise AssertionError(f"{receipt} never completed on the simulator")
-
     def check(self, day=None):
         action = (
             self.env["mpesa.statement.check"]
@@ -137,8 +124,8 @@ class TestStatementCheck(MpesaCase):
         )
 
     def test_a_lost_payment_differs_until_recovered(self):
-        self.pay(120)
-        lost = self.pay(130, "lost")
+        self.sim_pay(120)
+        lost = self.sim_pay(130, "lost")
         check = self.check()
         self.assertEqual(
             (check.state, check.mpesa_count, check.our_count, self.differences(check)),
@@ -160,8 +147,8 @@ class TestStatementCheck(MpesaCase):
         self.assertIn("Agrees with M-Pesa: 2 payments", self.statement_line(self.today)._check_summary())
 
     def test_a_payment_mpesa_does_not_know_and_a_changed_amount(self):
-        kept = self.pay(150)
-        changed = self.pay(140)
+        kept = self.sim_pay(150)
+        changed = self.sim_pay(140)
         self.Callback.sudo().search([("mpesa_receipt_number", "=", changed)]).write({"amount": 1400})
         forged = self.make_c2b("RKF0000001", amount=50).mpesa_receipt_number
         no_receipt = self.make_pending("ws_CO_CHECK1", requested=90)
@@ -186,7 +173,7 @@ class TestStatementCheck(MpesaCase):
         yesterday = self.today - timedelta(days=1)
         late = datetime.combine(yesterday, datetime.min.time()) + timedelta(hours=17)  # 20:00 in Nairobi
         forged = self.make_c2b("RKF0000002", amount=75, received_date=late).mpesa_receipt_number
-        self.pay(60)  # today: not yesterday's business
+        self.sim_pay(60)  # today: not yesterday's business
         self.env["mpesa.statement.check"]._cron_check_yesterday()
         check = self.env["mpesa.statement.check"].search([("config_id", "=", self.mpesa_config.id)])
         self.assertEqual(

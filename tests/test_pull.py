@@ -1,7 +1,6 @@
 """A C2B confirmation that never arrived (Safaricom gave up while Odoo was down) is recovered from
 Daraja's Pull Transactions, once, and offered to the tills like any C2B payment."""
 
-import time
 from datetime import timedelta
 
 from odoo import fields
@@ -19,24 +18,12 @@ class TestPull(MpesaCase):
         self.config = self.mpesa_config.with_user(self.pos_manager)
         self.config.action_register_c2b_urls()
 
-    def pay(self, amount, delivery):
-        receipt = self.sim_control(
-            "POST", "c2b/pay", {"shortcode": "600984", "amount": amount, "delivery": delivery}
-        )["trans_id"]
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            rows = self.sim_control("GET", "transactions")["transactions"]
-            if any(r.get("trans_id") == receipt and r["status"] in ("confirmed", "lost") for r in rows):
-                return receipt
-            self.let_callbacks_in(0.2)
-        raise AssertionError(f"{receipt} never completed on the simulator")
-
     def rows(self, receipt):
         return self.Callback.sudo().search([("mpesa_receipt_number", "=", receipt)])
 
     def test_a_lost_confirmation_is_recovered_once(self):
-        delivered = self.pay(120, "once")
-        lost = self.pay(130, "lost")
+        delivered = self.sim_pay(120, "once")
+        lost = self.sim_pay(130, "lost")
         self.assertEqual(self.rows(delivered).source, "token_url")
         self.assertFalse(self.rows(lost), "the lost confirmation reached Odoo")
 
@@ -90,7 +77,7 @@ class TestPull(MpesaCase):
         self.assertEqual(live, row)  # one payment, whether its C2B twin came or not
 
     def test_pull_a_chosen_range(self):
-        lost = self.pay(140, "lost")
+        lost = self.sim_pay(140, "lost")
         self.config.action_register_pull()
         now = fields.Datetime.now()
         self.mpesa_config.sudo().last_pull_date = now  # the cron's window is behind the payment
