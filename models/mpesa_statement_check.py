@@ -45,7 +45,7 @@ class MpesaStatementCheck(models.Model):
     company_id = fields.Many2one(related="config_id.company_id", store=True)
     day = fields.Date(required=True, help="Nairobi time")
     checked_at = fields.Datetime(string="Checked On", required=True)
-    checked_by_id = fields.Many2one("res.users", string="Checked By")
+    checked_by_id = fields.Many2one("res.users")
     state = fields.Selection(
         [("agrees", "Agrees with M-Pesa"), ("differs", "Differs from M-Pesa")],
         string="M-Pesa Check",
