@@ -1,10 +1,19 @@
 """Unclaimed payments: found once the match window is over, settled by a manager (attached to the
-order's M-Pesa line validated without a matching payment, exactly once; or settled outside the POS)."""
+order's M-Pesa line validated without a matching payment, exactly once; or settled outside the POS).
 
+TestUnclaimedAttachRace: two managers attaching in two real transactions at the same moment (committed
+rows, two cursors, two threads, each request run by Odoo's own retry loop as the server runs it)."""
+
+import threading
 import uuid
+from datetime import timedelta
+from unittest.mock import patch
 
+from odoo import fields
+from odoo.api import Environment
 from odoo.exceptions import AccessError, UserError
-from odoo.tests import tagged
+from odoo.service.model import retrying
+from odoo.tests import TransactionCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
 from ..models.mpesa_claim import SETTLED_OUTSIDE
@@ -58,6 +67,24 @@ class TestUnclaimed(MpesaCase):
         self.assertEqual(row.pos_payment_id, line)
         self.assertFalse(other.mpesa_callback_id)
 
+    def test_a_cashier_cannot_settle(self):
+        row = self.make_c2b("RKU0000030", amount=100, minutes_ago=30)
+        line = self.sync_order(str(uuid.uuid4()), None).payment_ids
+        with self.assertRaises(UserError):
+            row.with_user(self.pos_user).action_settle_unclaimed()
+        # a wizard a manager opened, pressed by a cashier
+        wizard = self.env["mpesa.unclaimed.settle"].create(
+            {"callback_id": row.id, "reason": "mine now", "pos_payment_id": line.id}
+        )
+        for mode in ("attach", "outside"):
+            wizard.mode = mode
+            with self.assertRaises(UserError):
+                wizard.with_user(self.pos_user).action_settle()
+        row.invalidate_recordset()
+        self.assertEqual((row.is_claimed, row.pos_payment_id, row.note), (False, line.browse(), False))
+        self.assertFalse(line.mpesa_callback_id)
+        self.assertTrue(row.is_unclaimed)
+
     def test_settled_outside_the_pos(self):
         row = self.make_c2b("RKU0000020", minutes_ago=30)
         self.settle(row, mode="outside", reason="paid invoice INV/2026/0042")
@@ -75,3 +102,209 @@ class TestUnclaimed(MpesaCase):
             self.settle(row, mode="outside")  # already settled
         row.with_user(self.pos_manager).action_release_claim()  # a mistake: undone
         self.assertTrue(row.is_unclaimed)
+
+
+@tagged("post_install", "-at_install")
+class TestUnclaimedAttachRace(TransactionCase):
+    """Two POS managers settle at the same moment, each in a real transaction of its own."""
+
+    def setUp(self):
+        super().setUp()
+        self.db = self.registry._db
+        self.tag = uuid.uuid4().hex[:6]
+        with self.db.cursor() as cr:
+            cr.execute("SELECT id FROM res_users WHERE login = 'admin'")
+            env = Environment(cr, cr.fetchone()[0], {})
+            company = env.company
+            groups = "base.group_user,point_of_sale.group_pos_manager"
+            self.managers = [
+                new_test_user(
+                    env, login=f"race_{self.tag}_{n}", name=f"Manager {n} {self.tag}", groups=groups
+                )
+                for n in ("Amina", "Baraka")
+            ]
+            self.journal = env["account.journal"].create(
+                {"name": f"M-Pesa race {self.tag}", "type": "bank", "code": "MPRC", "company_id": company.id}
+            )
+            self.account = env["mpesa.config"].create(
+                {"name": f"Attach race {self.tag}", "environment": "sandbox", "business_shortcode": "600993"}
+            )
+            method = env["pos.payment.method"].create(
+                {
+                    "name": "M-Pesa race",
+                    "journal_id": self.journal.id,
+                    "company_id": company.id,
+                    "use_payment_terminal": "mpesa",
+                    "mpesa_config_id": self.account.id,
+                }
+            )
+            self.method = method
+            self.pos_config = env["pos.config"].create(
+                {"name": f"Race {self.tag}", "payment_method_ids": [(4, method.id)]}
+            )
+            session = env["pos.session"].create({"config_id": self.pos_config.id, "user_id": env.uid})
+            # three orders validated without a matching payment: an M-Pesa line each, no payment linked
+            orders = env["pos.order"].create(
+                [
+                    {
+                        "session_id": session.id,
+                        "company_id": company.id,
+                        "amount_total": 100,
+                        "amount_paid": 100,
+                        "amount_tax": 0,
+                        "amount_return": 0,
+                    }
+                    for _n in range(3)
+                ]
+            )
+            self.lines = env["pos.payment"].create(
+                [{"pos_order_id": o.id, "amount": 100, "payment_method_id": method.id} for o in orders]
+            )
+            self.rows = (
+                env["mpesa.callback"]
+                .sudo()
+                .create(
+                    [
+                        {
+                            "callback_type": "c2b",
+                            "status": "success",
+                            "mpesa_receipt_number": f"RACE{self.tag.upper()}{n}",
+                            "amount": 100,
+                            "config_id": self.account.id,
+                            "company_id": company.id,
+                            "received_date": fields.Datetime.now() - timedelta(minutes=30),
+                        }
+                        for n in range(3)
+                    ]
+                )
+            )
+            self.session = session
+            self.orders = orders
+            # plain values: these records' cursor is closed once the setup commits
+            self.manager_names = {manager.id: manager.name for manager in self.managers}
+            self.order_of = {line.id: line.pos_order_id.id for line in self.lines}
+        self.addCleanup(self.remove_committed)
+
+    def remove_committed(self):
+        """Test-only cleanup of the committed rows (the ORM forbids deleting the payment log)."""
+        with self.db.cursor() as cr:
+            for sql, ids in (
+                ("DELETE FROM mpesa_unclaimed_settle WHERE callback_id = ANY(%s)", self.rows.ids),
+                ("DELETE FROM mpesa_callback WHERE id = ANY(%s)", self.rows.ids),
+                ("DELETE FROM pos_payment WHERE id = ANY(%s)", self.lines.ids),
+                ("DELETE FROM pos_order WHERE id = ANY(%s)", self.orders.ids),
+                ("DELETE FROM pos_session WHERE id = ANY(%s)", self.session.ids),
+                ("DELETE FROM pos_config WHERE id = ANY(%s)", self.pos_config.ids),
+                ("DELETE FROM pos_payment_method WHERE id = ANY(%s)", self.method.ids),
+                ("DELETE FROM mpesa_config WHERE id = ANY(%s)", self.account.ids),
+            ):
+                cr.execute(sql, (ids,))
+            cr.execute("SELECT default_account_id FROM account_journal WHERE id = %s", (self.journal.id,))
+            account_ids = [account_id for (account_id,) in cr.fetchall() if account_id]
+            cr.execute("DELETE FROM account_journal WHERE id = %s", (self.journal.id,))
+            cr.execute("DELETE FROM account_account WHERE id = ANY(%s)", (account_ids,))
+            cr.execute("SELECT id FROM res_users WHERE login = 'admin'")
+            env = Environment(cr, cr.fetchone()[0], {})
+            users = env["res.users"].browse(list(self.manager_names))
+            partners = users.partner_id
+            users.unlink()
+            partners.unlink()
+        self.registry.clear_cache("default")  # the C2B sibling accounts of the deleted account
+
+    def race(self, attempts):
+        """Each (manager, row, line) attaches at the same moment, in its own transaction and thread;
+        returns each one's outcome: True, or the exception its request ended with."""
+        outcomes = [None] * len(attempts)
+        ready = threading.Barrier(len(attempts), timeout=30)
+
+        def settle(n, manager, row, line):
+            try:
+                with self.db.cursor() as cr:
+                    env = Environment(cr, manager.id, {})
+                    wizard_model = env["mpesa.unclaimed.settle"]
+                    # both read the payment (their snapshot) before either writes
+                    self.assertTrue(env["mpesa.callback"].browse(row.id).is_unclaimed)
+                    ready.wait()
+
+                    def request():
+                        wizard = wizard_model.create(
+                            {"callback_id": row.id, "pos_payment_id": line.id, "reason": f"race {n}"}
+                        )
+                        return wizard.action_settle()
+
+                    outcomes[n] = retrying(request, env)
+            except Exception as error:  # the outcome under test
+                outcomes[n] = error
+
+        threads = [
+            threading.Thread(target=settle, args=(n, *attempt), name=f"race-{n}")
+            for n, attempt in enumerate(attempts)
+        ]
+        # the ORM looks the registry up by name in a new transaction, under a lock the test runner's
+        # thread holds: these threads get this registry directly
+        registry = patch("odoo.orm.environments.Registry", lambda _db_name: self.registry)
+        with (
+            registry,
+            mute_logger("odoo.sql_db", "odoo.service.model", "odoo.addons.pos_mpesa.models.mpesa_claim"),
+        ):
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(60)
+        self.assertFalse(any(thread.is_alive() for thread in threads))
+        return outcomes
+
+    def assert_one_won(self, outcomes):
+        won = [n for n, outcome in enumerate(outcomes) if outcome is True]
+        self.assertEqual(len(won), 1, outcomes)
+        (lost,) = [outcome for outcome in outcomes if outcome is not True]
+        self.assertIsInstance(lost, UserError, repr(lost))
+        return won[0], str(lost)
+
+    def read(self, sql, *params):
+        with self.db.cursor() as cr:
+            cr.execute(sql, params)
+            return cr.fetchall()
+
+    def test_one_payment_to_two_lines_at_once(self):
+        row = self.rows[0]
+        lines = self.lines[:2]
+        winner, message = self.assert_one_won(
+            self.race([(manager, row, line) for manager, line in zip(self.managers, lines, strict=True)])
+        )
+        self.assertRegex(message, "taken meanwhile|belongs to another order|already linked")
+        won_line = lines[winner]
+        [(payment_id, order_id, claimed, note)] = self.read(
+            "SELECT pos_payment_id, pos_order_id, is_claimed, note FROM mpesa_callback WHERE id = %s", row.id
+        )
+        self.assertEqual((payment_id, order_id, claimed), (won_line.id, self.order_of[won_line.id], True))
+        # one pos.payment carries it
+        self.assertEqual(
+            self.read("SELECT id FROM pos_payment WHERE mpesa_callback_id = %s", row.id), [(won_line.id,)]
+        )
+        names = list(self.manager_names.values())
+        self.assertIn(names[winner], note)
+        self.assertNotIn(names[1 - winner], note)
+        self.assertEqual(note.count("Attached to"), 1, note)
+
+    def test_two_payments_to_one_line_at_once(self):
+        line = self.lines[2]
+        rows = self.rows[1:]
+        winner, message = self.assert_one_won(
+            self.race([(manager, row, line) for manager, row in zip(self.managers, rows, strict=True)])
+        )
+        self.assertRegex(message, "no M-Pesa payment pays yet|already linked|taken meanwhile")
+        self.assertEqual(
+            self.read("SELECT mpesa_callback_id FROM pos_payment WHERE id = %s", line.id),
+            [(rows[winner].id,)],
+        )
+        state = dict(
+            (row_id, (payment_id, bool(claimed), note))
+            for row_id, payment_id, claimed, note in self.read(
+                "SELECT id, pos_payment_id, is_claimed, note FROM mpesa_callback WHERE id = ANY(%s)", rows.ids
+            )
+        )
+        self.assertEqual(state[rows[winner].id][:2], (line.id, True))
+        self.assertIn(list(self.manager_names.values())[winner], state[rows[winner].id][2])
+        # the other payment moved nowhere: still unclaimed, nothing written on it
+        self.assertEqual(state[rows[1 - winner].id], (None, False, None))
