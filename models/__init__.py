@@ -16,6 +16,7 @@ from . import mpesa_daily_statement
 from . import mpesa_pos_request
 from . import mpesa_rejected_request
 from . import mpesa_test_payment
+from . import mpesa_demo
 from . import pos_payment_method
 from . import pos_payment
 from . import pos_session

@@ -6,7 +6,8 @@
 4. hoot unit tests (static/tests/unit, headless Chromium): Odoo's own runner, WebSuite.test_unit_desktop,
    scoped to @pos_mpesa, on the same database (a second odoo-bin run: post-install tests of a module
    that is not being installed only run without -i);
-5. install check with demo data (pos_mpesa on a copy of the demo template, no tests), and the wheel of
+5. install check with demo data (pos_mpesa on a copy of the demo template; tests/test_demo_figures.py,
+   tag pos_mpesa_demo, then checks the demo's M-Pesa figures against its rows), and the wheel of
    `make dist` installed in a fresh virtualenv, pos_mpesa installed from it, one tour run (wheel_install.py);
 6. POS tours against a prefork server (`tools/run prefork-tours --quick`: 2 STK and 2 C2B tours in
    headless Chromium, Odoo with --workers and the gevent port; its tours count as skipped without
@@ -238,19 +239,14 @@ def run_odoo_suites(odoo, verbose: bool) -> list[Suite]:
 
         demo_template = ensure_template(odoo, demo=True)
         odoo.copy_db(demo_template, demo_db)
-        say(f"installing {MODULE} with demo data on {demo_db}")
+        say(f"installing {MODULE} with demo data on {demo_db} and checking the demo's M-Pesa figures")
         rc, log = odoo.run_logged(
             demo_db,
-            ["-i", MODULE, "--stop-after-init", "--max-cron-threads=0"],
+            ["-i", MODULE, "--test-tags", DEMO_TAGS, "--stop-after-init", "--max-cron-threads=0"],
             f"odoo-demo-install-{pid}",
             echo=_echo_filter(verbose),
         )
-        errors = parse(log.read_text(errors="replace").splitlines(), MODULE, set()).stray_errors
-        if rc == 0 and not errors:
-            demo_check.passed = 1
-        else:
-            demo_check.failed = 1
-            demo_check.note = f"exit {rc}, {len(errors)} error(s) logged; log: {log}"
+        demo_check = check_demo_install(rc, log)
     except ToolError as exc:
         say(f"ERROR: {exc}")
         python_suite.failed += 1
@@ -262,6 +258,34 @@ def run_odoo_suites(odoo, verbose: bool) -> list[Suite]:
             except ToolError as exc:
                 say(f"could not drop {db}: {exc}")
     return [python_suite, tour_suite, hoot_suite, demo_check, run_wheel_install(odoo, verbose)]
+
+
+# tests/test_demo_figures.py: the demo's figures recomputed from its rows (tagged out of the standard run)
+DEMO_TAGS = f"pos_mpesa_demo/{MODULE}"
+
+
+def check_demo_install(rc: int, log: Path) -> Suite:
+    """The demo install (one check) and its figure tests (one each): all must have run and passed."""
+    suite = Suite("install with demo data")
+    run = parse(log.read_text(errors="replace").splitlines(), MODULE, set())
+    tests = run.suites["python"]
+    if run.result is None:
+        suite.failed = 1
+        suite.note = f"Odoo stopped before reporting tests (exit {rc}): install failed? log: {log}"
+        return suite
+    reported_failures = run.result[0] + run.result[1]
+    # a failing test makes odoo-bin exit 1: the install itself went through unless something else failed
+    installed = not run.stray_errors and (rc == 0 or reported_failures > 0)
+    suite.passed = tests.passed + (1 if installed else 0)
+    suite.failed = max(tests.failed, reported_failures) + (0 if installed else 1)
+    if run.result[2] == 0:
+        suite.failed += 1
+        suite.note = f"no demo figure test ran ({DEMO_TAGS}); log: {log}"
+    elif not installed:
+        suite.note = f"exit {rc}, {len(run.stray_errors)} error(s) logged outside the tests; log: {log}"
+    elif suite.failed:
+        suite.note = f"the demo's figures disagree with its rows (tests/test_demo_figures.py); log: {log}"
+    return suite
 
 
 def run_wheel_install(odoo, verbose: bool) -> Suite:
