@@ -58,3 +58,34 @@ class PosPayment(models.Model):
             if payment_vals:
                 super(PosPayment, payment.sudo()).write(payment_vals)
         return True
+
+    def _mpesa_sent_back(self):
+        """The refund lines (negative) among these whose money M-Pesa sent back: a Reversal done for
+        their refund order, of exactly their amount (mpesa_reversal.py)."""
+        refunds = self.filtered(lambda p: p.currency_id.compare_amounts(p.amount, 0) < 0)
+        if not refunds:
+            return refunds
+        reversals = (
+            self.env["mpesa.daraja.request"]
+            .sudo()
+            .search(
+                [
+                    ("kind", "=", "reversal"),
+                    ("outcome", "in", ("reversed", "already_reversed")),
+                    ("refund_order_key", "in", refunds.pos_order_id.mapped("uuid")),
+                ]
+            )
+        )
+        used, sent_back = set(), self.browse()
+        for refund in refunds:
+            reversal = reversals.filtered(
+                lambda r, refund=refund: (
+                    r.id not in used
+                    and r.refund_order_key == refund.pos_order_id.uuid
+                    and not refund.currency_id.compare_amounts(r.amount, -refund.amount)
+                )
+            )[:1]
+            if reversal:
+                used.add(reversal.id)
+                sent_back |= refund
+        return sent_back

@@ -1,11 +1,12 @@
 """Closing a till: what its orders took by M-Pesa next to the payments M-Pesa received.
 
 For each M-Pesa payment method of the session: its payment lines (count and sum), those linked to an
-M-Pesa payment, those validated without a matching payment, the payments this session's till claimed
-whose order never reached the server, and the payments received on the method's account during the
-session that no order claimed. The closing popup shows them (get_closing_control_data, key "mpesa");
-the closing is never blocked (Odoo's never is for payment terminals), and any difference is written on
-the session when it closes (mpesa_closing_note).
+M-Pesa payment, refund lines whose money M-Pesa sent back by Reversal (mpesa_reversal.py), those
+validated without a matching payment (a refund without a reversal included), the payments this session's
+till claimed whose order never reached the server, and the payments received on the method's account
+during the session that no order claimed. The closing popup shows them (get_closing_control_data, key
+"mpesa"); the closing is never blocked (Odoo's never is for payment terminals), and any difference is
+written on the session when it closes (mpesa_closing_note).
 """
 
 from odoo import fields, models
@@ -29,7 +30,8 @@ class PosSession(models.Model):
         for method in self.payment_method_ids.filtered(lambda m: m.use_payment_terminal == "mpesa"):
             lines = payments.filtered(lambda p, method=method: p.payment_method_id == method)
             linked = lines.filtered("mpesa_callback_id")
-            unmatched = lines - linked
+            reversed_lines = (lines - linked)._mpesa_sent_back()
+            unmatched = lines - linked - reversed_lines
             accounts = Callback._c2b_search_accounts(method.sudo().mpesa_config_id)
             not_synced = Callback.search(
                 [
@@ -56,6 +58,8 @@ class PosSession(models.Model):
                     "lines_amount": sum(lines.mapped("amount")),
                     "linked_count": len(linked),
                     "linked_amount": sum(linked.mapped("amount")),
+                    "reversed_count": len(reversed_lines),
+                    "reversed_amount": sum(reversed_lines.mapped("amount")),
                     "unmatched_count": len(unmatched),
                     "unmatched_amount": sum(unmatched.mapped("amount")),
                     "not_synced_receipts": not_synced.mapped("mpesa_receipt_number"),

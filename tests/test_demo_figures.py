@@ -200,16 +200,21 @@ class TestDemoFigures(TransactionCase):
                 lambda m: m.use_payment_terminal == "mpesa"
             ):
                 self.cr.execute(
-                    """SELECT p.amount, p.mpesa_callback_id FROM pos_payment p
+                    """SELECT p.amount, p.mpesa_callback_id,
+                              EXISTS (SELECT 1 FROM mpesa_daraja_request r
+                                       WHERE r.kind = 'reversal'
+                                         AND r.outcome IN ('reversed', 'already_reversed')
+                                         AND r.refund_order_key = o.uuid AND r.amount = -p.amount)
+                         FROM pos_payment p
                          JOIN pos_order o ON o.id = p.pos_order_id
                         WHERE o.session_id = %s AND p.payment_method_id = %s""",
                     (session.id, method.id),
                 )
                 payments = self.cr.fetchall()
-                linked = [amount for amount, row in payments if row]
-                # as pos_session.py counts them today: every line without a payment, a refund's line
-                # (sent back by Reversal, so linked to none) included
-                unmatched = [amount for amount, row in payments if not row]
+                linked = [amount for amount, row, _sent_back in payments if row]
+                # a refund's line whose money a Reversal sent back is no difference
+                sent_back = [amount for amount, row, back in payments if not row and back]
+                unmatched = [amount for amount, row, back in payments if not row and not back]
                 start = session.start_at or session.create_date
                 unclaimed = [
                     row
@@ -225,6 +230,8 @@ class TestDemoFigures(TransactionCase):
                         figure["lines_amount"],
                         figure["linked_count"],
                         figure["linked_amount"],
+                        figure["reversed_count"],
+                        figure["reversed_amount"],
                         figure["unmatched_count"],
                         figure["unmatched_amount"],
                         figure["unclaimed_amount"],
@@ -233,9 +240,11 @@ class TestDemoFigures(TransactionCase):
                     ),
                     (
                         len(payments),
-                        sum(amount for amount, _row in payments),
+                        sum(amount for amount, _row, _back in payments),
                         len(linked),
                         sum(linked),
+                        len(sent_back),
+                        sum(sent_back),
                         len(unmatched),
                         sum(unmatched),
                         sum(row["amount"] for row in unclaimed),

@@ -45,3 +45,42 @@ class TestSessionClosing(MpesaCase):
 
         session.close_session_from_ui()
         self.assertEqual(session.mpesa_closing_note, text)
+
+    def test_a_refund_sent_back_by_reversal_is_no_difference(self):
+        sale = self.make_c2b("RKC0000005", amount=80)
+        sold = self.sync_order(str(uuid.uuid4()), sale, amount=80)
+        session = self.pos_config.current_session_id
+        refund_key, unsent_key = str(uuid.uuid4()), str(uuid.uuid4())
+        self.env["mpesa.daraja.request"].sudo().create(
+            {
+                "kind": "reversal",
+                "state": "done",
+                "outcome": "reversed",
+                "receipt": "RKC0000005",
+                "amount": 80,
+                "callback_id": sale.id,
+                "config_id": self.mpesa_config.id,
+                "pos_order_id": sold.id,
+                "refund_order_key": refund_key,
+                "result_receipt": "RKR0000005",
+            }
+        )
+        self.sync_order(refund_key, None, amount=-80)  # its M-Pesa line: the money sent back
+        self.sync_order(unsent_key, None, amount=-30)  # refunded on M-Pesa without a reversal
+
+        [figure] = session.get_closing_control_data()["mpesa"]
+        self.assertEqual(
+            (
+                figure["lines_count"],
+                figure["lines_amount"],
+                figure["linked_count"],
+                figure["reversed_count"],
+                figure["reversed_amount"],
+                figure["unmatched_count"],
+                figure["unmatched_amount"],
+            ),
+            (3, -30, 1, 1, -80, 1, -30),
+        )
+        text = session._mpesa_closing_text()
+        self.assertIn("1 line(s) validated without a matching payment", text)
+        self.assertNotIn("80", text)
