@@ -9,7 +9,9 @@ payment one wins and the other waits, then retries and is told "already reconcil
 also checks that only a live payment is ever claimed (mpesa_callback.py).
 
 Future sources of payments (Pull Transactions, Transaction Status) and several payments for one
-order go through the same calls: a claim is per row, for an order key and a till.
+order go through the same calls: a claim is per row, for an order key and a till. A manager's
+settlements of an unclaimed payment are claims for no order: settled outside the POS
+(SETTLED_OUTSIDE), or held while it is sent back to the payer by an M-Pesa reversal (REVERSAL_HOLD).
 """
 
 import logging
@@ -20,12 +22,15 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL, mute_logger
 
 from .mpesa_callback import CLAIMABLE, LIVE_PAYMENT
+from .mpesa_daraja_request import LIVE_REVERSAL_SQL
 from .mpesa_utils import MANAGER_GROUP, STK_WAIT_SECONDS
 
 _logger = logging.getLogger(__name__)
 
 MSG_OTHER_ACCOUNT = _lt("This payment was made to another M-Pesa account")
 SETTLED_OUTSIDE = "outside-pos"  # the claim_order_key of a payment a manager settled outside the POS
+# the claim_order_key of an unclaimed payment a manager is sending back to the payer by an M-Pesa reversal
+REVERSAL_HOLD = "mpesa-reversal"
 
 
 class MpesaCallback(models.Model):
@@ -150,6 +155,90 @@ class MpesaCallback(models.Model):
             raise UserError(self.env._("%(name)s was taken meanwhile: reload and try again.", name=self.name))
         return True
 
+    # ================================================================== sent back by a reversal
+
+    def _claim_hold_for_reversal(self, reason):
+        """A manager sends this payment back to the payer by an M-Pesa reversal (mpesa_unclaimed.py): it
+        is taken like a claim, for no order, before the Reversal is sent, so that no till can take it
+        while M-Pesa works. Kept once reversed; _claim_release_reversal gives it back when M-Pesa
+        refuses or drops the reversal. A second press finds it taken: nothing is sent twice."""
+        self.ensure_one()
+        if not self.env.user.has_group(MANAGER_GROUP):
+            raise UserError(self.env._("Only Point of Sale managers can send an unclaimed payment back."))
+        note = self._note_with(
+            self.env._(
+                "Reversal to the payer asked by %(user)s on %(date)s: %(reason)s",
+                user=self.env.user.name,
+                date=fields.Datetime.now(),
+                reason=reason,
+            )
+        )
+        self.flush_recordset()
+        self.env.cr.execute(
+            SQL(
+                """UPDATE mpesa_callback
+                  SET is_claimed = TRUE, claim_date = now() at time zone 'UTC', claimed_by_id = %s,
+                      claim_order_key = %s, note = %s,
+                      write_uid = %s, write_date = now() at time zone 'UTC'
+                WHERE id = %s AND %s AND reversal_state IS NULL
+            RETURNING id""",
+                self.env.uid,
+                REVERSAL_HOLD,
+                note,
+                self.env.uid,
+                self.id,
+                CLAIMABLE,
+            )
+        )
+        held = bool(self.env.cr.fetchone())
+        self.invalidate_recordset()
+        if not held:
+            if self.claim_order_key == REVERSAL_HOLD or self.reversal_state:
+                raise UserError(
+                    self.env._("%(name)s is already being sent back to the payer, or was.", name=self.name)
+                )
+            raise UserError(self.env._("%(name)s was taken meanwhile: reload and try again.", name=self.name))
+        return True
+
+    def _claim_release_reversal(self, why, asked_by):
+        """The reversal of this held payment that ``asked_by`` (a user) asked for was not made: M-Pesa
+        refused it or dropped it, nothing reached M-Pesa, or a manager closed the request. The payment
+        is unclaimed again, with why in its note. Only while no reversal of it is in flight or done, and
+        never once reversed: otherwise it stays held. True when released."""
+        self.ensure_one()
+        note = self._note_with(
+            self.env._(
+                "Reversal asked by %(user)s not made (%(why)s): unclaimed again on %(date)s",
+                user=asked_by.name or "?",
+                why=why,
+                date=fields.Datetime.now(),
+            )
+        )
+        self.env["mpesa.daraja.request"].flush_model(["kind", "state", "outcome", "callback_id"])
+        self.flush_recordset()
+        self.env.cr.execute(
+            SQL(
+                """UPDATE mpesa_callback
+                  SET is_claimed = FALSE, claim_date = NULL, claimed_by_id = NULL, claim_order_key = NULL,
+                      note = %s, write_uid = %s, write_date = now() at time zone 'UTC'
+                WHERE id = %s AND is_claimed AND claim_order_key = %s AND pos_payment_id IS NULL
+                  AND reversal_state IS NULL
+                  AND NOT EXISTS (SELECT 1 FROM mpesa_daraja_request
+                                   WHERE callback_id = mpesa_callback.id AND %s)
+            RETURNING id""",
+                note,
+                self.env.uid,
+                self.id,
+                REVERSAL_HOLD,
+                SQL(LIVE_REVERSAL_SQL),
+            )
+        )
+        released = bool(self.env.cr.fetchone())
+        self.invalidate_recordset()
+        if released:
+            _logger.info("M-Pesa payment %s: its reversal was not made, unclaimed again", self.id)
+        return released
+
     # ================================================================== release
 
     def _claim_may_release(self, pos_config):
@@ -168,6 +257,15 @@ class MpesaCallback(models.Model):
         if self.pos_payment_id:
             raise UserError(
                 self.env._("%(name)s is linked to a POS payment and cannot be released.", name=self.name)
+            )
+        if self.claim_order_key == REVERSAL_HOLD:
+            raise UserError(
+                self.env._(
+                    "%(name)s is being sent back to the payer by an M-Pesa reversal, or was: it cannot be "
+                    "released. If M-Pesa never answers, close the reversal request (M-Pesa Lookups and "
+                    "Reversals): the payment is then unclaimed again.",
+                    name=self.name,
+                )
             )
         if not (by_manager and self.env.user.has_group(MANAGER_GROUP)) and not self._claim_may_release(
             pos_config
@@ -189,8 +287,9 @@ class MpesaCallback(models.Model):
                       claim_session_id = NULL, stk_abandoned = TRUE, note = %s,
                       write_uid = %s, write_date = now() at time zone 'UTC'
                 WHERE id = %s AND is_claimed AND pos_payment_id IS NULL
+                  AND claim_order_key IS DISTINCT FROM %s
             RETURNING id""",
-            (note, self.env.uid, self.id),
+            (note, self.env.uid, self.id, REVERSAL_HOLD),
         )
         released = bool(self.env.cr.fetchone())
         self.invalidate_recordset()

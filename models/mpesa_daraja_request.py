@@ -119,6 +119,9 @@ class MpesaDarajaRequest(models.Model):
         self.sudo().write(
             {"state": "closed", "note": self.env._("Closed by %(user)s", user=self.env.user.name)}
         )
+        # a payment held for its reversal is unclaimed again (mpesa_reversal.py, _on_close_reversal)
+        for request in self.sudo():
+            request._dispatch("_on_close")
         return True
 
     # ================================================================== sending

@@ -17,6 +17,8 @@ from psycopg2 import errors as pg_errors
 
 from ..daraja import DarajaError, DarajaTransportError
 from ..daraja.records import reversal_outcome
+from .mpesa_claim import REVERSAL_HOLD
+from .mpesa_utils import to_decimal
 
 _logger = logging.getLogger(__name__)
 
@@ -85,42 +87,67 @@ class MpesaCallback(models.Model):
                     amounts=", ".join(format_amount(env, p.amount, p.currency_id) for p in payments),
                 )
             )
-        config = payment.config_id
-        initiator = config and config._initiator()
-        if not initiator:
-            return _refused(
-                env._("This M-Pesa account has no initiator for reversals: a manager sets it on the account.")
+        answer, _in_flight = payment._reversal_send(
+            f"Refund {order.name}", pos_config=pos_config, order=order, refund_order_key=refund_order_key
+        )
+        return answer
+
+    def _reversal_cannot(self):
+        """Why this payment cannot be sent back now (no initiator, no receipt yet), else "": checked
+        before anything is reserved or sent."""
+        self.ensure_one()
+        if not (self.config_id and self.config_id._initiator()):
+            return self.env._(
+                "This M-Pesa account has no initiator for reversals: a manager sets it on the account."
             )
-        if not payment.mpesa_receipt_number:
-            return _refused(
-                env._("This M-Pesa payment has no receipt yet: it cannot be reversed until M-Pesa gives one.")
+        if not self.mpesa_receipt_number:
+            return self.env._(
+                "This M-Pesa payment has no receipt yet: it cannot be reversed until M-Pesa gives one."
             )
+        return ""
+
+    def _reversal_send(self, remarks, pos_config=None, order=None, refund_order_key=None):
+        """Send M-Pesa the Reversal of this whole payment: the one send path, for a POS refund
+        (_reversal_start) and for an unclaimed payment (mpesa_unclaimed.py). Returns (answer,
+        in_flight): the answer as the till is told it (MpesaDarajaRequest._reversal_answer), and whether
+        a reversal of this payment may now be at M-Pesa (sent, sent without an answer, or one sent
+        before: the unique index refused a second)."""
+        self.ensure_one()
+        env = self.env
+        cannot = self._reversal_cannot()
+        if cannot:
+            return _refused(cannot), False
+        config = self.config_id
+        initiator = config._initiator()
         urls = config.sudo()
         vals = {
             "kind": "reversal",
-            "receipt": payment.mpesa_receipt_number,
-            "amount": payment.amount,
-            "callback_id": payment.id,
-            "pos_config_id": pos_config.id or False,
-            "pos_order_id": order.id,
+            "receipt": self.mpesa_receipt_number,
+            "amount": self.amount,
+            "callback_id": self.id,
+            "pos_config_id": pos_config.id if pos_config else False,
+            "pos_order_id": order.id if order else False,
             "refund_order_key": refund_order_key or False,
         }
-        Requests = env["mpesa.daraja.request"].sudo()
         try:
-            request_id = Requests._send(
-                config,
-                vals,
-                lambda client: client.reversal(
-                    payment.mpesa_receipt_number,
-                    amount,
-                    initiator,
-                    urls.result_url,
-                    urls.queue_timeout_url,
-                    remarks=f"Refund {order.name}"[:100],
-                ),
+            request_id = (
+                env["mpesa.daraja.request"]
+                .sudo()
+                ._send(
+                    config,
+                    vals,
+                    lambda client: client.reversal(
+                        self.mpesa_receipt_number,
+                        to_decimal(self.amount),
+                        initiator,
+                        urls.result_url,
+                        urls.queue_timeout_url,
+                        remarks=remarks[:100],
+                    ),
+                )
             )
         except pg_errors.UniqueViolation:
-            return _refused(env._("This M-Pesa payment is already being reversed, or was reversed."))
+            return _refused(env._("This M-Pesa payment is already being reversed, or was reversed.")), True
         except DarajaTransportError as error:
             _logger.warning(
                 "Reversal for account %s: no usable answer (ambiguous=%s)", config.id, error.ambiguous
@@ -131,20 +158,20 @@ class MpesaCallback(models.Model):
                         "No answer from M-Pesa: the reversal may have been received. Do not refund another "
                         "way: a manager checks the payment's reversal in the back office."
                     )
-                )
-            return _refused(env._("Cannot reach M-Pesa: %(error)s", error=error.message))
+                ), True
+            return _refused(env._("Cannot reach M-Pesa: %(error)s", error=error.message)), False
         except DarajaError as error:
             return _refused(
                 env._("M-Pesa refused the reversal: %(error)s", error=config._format_daraja_error(error))
-            )
+            ), False
         return {
             "success": True,
             "status": "pending",
             "message": env._("Reversal sent to M-Pesa; waiting for its answer."),
             "reversal_id": request_id,
-            "receipt_number": payment.mpesa_receipt_number,
+            "receipt_number": self.mpesa_receipt_number,
             "reversal_receipt": "",
-        }
+        }, True
 
 
 class MpesaDarajaRequest(models.Model):
@@ -155,17 +182,38 @@ class MpesaDarajaRequest(models.Model):
         self.write({"outcome": outcome})
         payment = self.callback_id
         if payment and not payment.reversal_state and outcome in ("reversed", "already_reversed"):
-            payment.write(
-                {
-                    "reversal_state": "reversed" if outcome == "reversed" else "reversed_elsewhere",
-                    "reversal_receipt": self.result_receipt if outcome == "reversed" else False,
-                    "reversal_date": fields.Datetime.now(),
-                }
-            )
+            vals = {
+                "reversal_state": "reversed" if outcome == "reversed" else "reversed_elsewhere",
+                "reversal_receipt": self.result_receipt if outcome == "reversed" else False,
+                "reversal_date": fields.Datetime.now(),
+            }
+            if payment.claim_order_key == REVERSAL_HOLD:  # an unclaimed payment sent back: its note says so
+                vals["note"] = payment._note_with(
+                    self.env._(
+                        "Sent back to the payer on %(date)s (M-Pesa reversal %(receipt)s), asked by %(user)s",
+                        date=fields.Datetime.now(),
+                        receipt=self.result_receipt or self.env._("made before"),
+                        user=self.user_id.name,
+                    )
+                )
+            payment.write(vals)
+        elif outcome not in ("reversed", "already_reversed"):
+            self._reversal_release_hold(self.result_desc or outcome)
         self._reversal_notify()
 
     def _on_timeout_reversal(self):
+        self._reversal_release_hold(self.env._("dropped from M-Pesa's queue"))
         self._reversal_notify()
+
+    def _on_close_reversal(self):
+        self._reversal_release_hold(self.env._("closed by %(user)s", user=self.env.user.name))
+
+    def _reversal_release_hold(self, why):
+        """The reversal of an unclaimed payment was not made: the payment is unclaimed again
+        (mpesa_claim.py: only while no other reversal of it is live, never once reversed)."""
+        payment = self.callback_id
+        if payment.claim_order_key == REVERSAL_HOLD:
+            payment._claim_release_reversal(why, self.user_id)
 
     def _reversal_notify(self):
         """Tell the till that asked (after the answer to Safaricom, when a callback brought it)."""

@@ -3,10 +3,14 @@
 A payment is *unclaimed* once its account's match window is over and still no till took it (the tills'
 search offers it within the window only). A POS manager settles each one (a wizard): attach it to the
 order's M-Pesa payment line that was validated without a matching payment (the claim module links it,
-exactly once: mpesa_claim.py), or say it was settled outside the POS with a reason. Both are written in
-the row's note with the manager's name.
+exactly once: mpesa_claim.py), say it was settled outside the POS with a reason, or, a manager who is
+also in the group "M-Pesa Refunds", send it back to the payer by an M-Pesa Reversal (the send path of a
+POS refund: mpesa_reversal.py). A payment being sent back is held by the claim module (REVERSAL_HOLD), so
+no till takes it while M-Pesa works; it stays held once reversed and is unclaimed again when M-Pesa
+refuses or drops the reversal. Every act is written in the row's note with the manager's name.
 """
 
+from contextlib import contextmanager
 from datetime import timedelta
 
 from odoo import fields, models
@@ -14,7 +18,8 @@ from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 from .mpesa_callback import CLAIMABLE
-from .mpesa_utils import check_manager
+from .mpesa_reversal import REFUND_GROUP
+from .mpesa_utils import MANAGER_GROUP, check_manager
 
 
 class MpesaCallback(models.Model):
@@ -60,7 +65,7 @@ class MpesaCallback(models.Model):
         wanted = True in value
         return [("id", "in" if (operator == "in") == wanted else "not in", unclaimed)]
 
-    def action_settle_unclaimed(self):
+    def action_settle_unclaimed(self, mode="attach"):
         self.ensure_one()
         check_manager(self.env, self.env._("Only Point of Sale managers can settle an unclaimed payment."))
         return {
@@ -68,8 +73,67 @@ class MpesaCallback(models.Model):
             "res_model": "mpesa.unclaimed.settle",
             "view_mode": "form",
             "target": "new",
-            "context": {"default_callback_id": self.id},
+            "context": {"default_callback_id": self.id, "default_mode": mode},
             "name": self.env._("Settle an Unclaimed Payment"),
+        }
+
+    @contextmanager
+    def _own_transaction(self):
+        """This row in a transaction of its own, committed on exit (as the reversal's request row,
+        mpesa_daraja_request.py _send): what M-Pesa is asked rests on committed facts, and this
+        request, whose snapshot is older, never writes the row after it."""
+        with self.env.registry.cursor() as cr:
+            yield self.with_env(self.env(cr=cr))
+
+    def action_refund_unclaimed(self):
+        """The settle wizard, on "send back to the payer"."""
+        self.ensure_one()
+        self._check_may_send_back()
+        return self.action_settle_unclaimed(mode="reverse")
+
+    def _check_may_send_back(self):
+        user = self.env.user
+        if not (user.has_group(MANAGER_GROUP) and user.has_group(REFUND_GROUP)):
+            raise UserError(
+                self.env._(
+                    "Only Point of Sale managers of the group M-Pesa Refunds can send a payment back by "
+                    "an M-Pesa reversal."
+                )
+            )
+
+    def _unclaimed_send_back(self, reason):
+        """Send this unclaimed payment back to the payer by an M-Pesa Reversal; returns the notification
+        that tells the manager where it stands. Held first, committed before anything is sent
+        (mpesa_claim.py): no till takes it while M-Pesa works, and a second press sends nothing. Given
+        back at once when nothing reached M-Pesa, else by the result when M-Pesa refuses or drops it
+        (mpesa_reversal.py)."""
+        self.ensure_one()
+        self._check_may_send_back()
+        cannot = self._reversal_cannot()
+        if cannot:
+            raise UserError(cannot)
+        with self._own_transaction() as row:
+            row._claim_hold_for_reversal(reason)
+        answer, in_flight = self._reversal_send(
+            self.env._("Refund of unclaimed payment %(receipt)s", receipt=self.mpesa_receipt_number)
+        )
+        if not in_flight:  # nothing reached M-Pesa: unclaimed again at once, and why in its note
+            with self._own_transaction() as row:
+                row._claim_release_reversal(answer["message"], self.env.user)
+        elif not answer["success"]:  # sent, but M-Pesa's acknowledgement was lost: stays held
+            with self._own_transaction() as row:
+                row.write({"note": row._note_with(answer["message"])})
+        self.invalidate_recordset()
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": self.env._("Refund by M-Pesa Reversal"),
+                "message": answer["message"],
+                "type": "success" if answer["success"] else ("warning" if in_flight else "danger"),
+                "sticky": not answer["success"],
+                "next": {"type": "ir.actions.act_window_close"},
+            },
         }
 
 
@@ -81,9 +145,15 @@ class MpesaUnclaimedSettle(models.TransientModel):
     amount = fields.Monetary(related="callback_id.amount")
     currency_id = fields.Many2one(related="callback_id.currency_id")
     mode = fields.Selection(
-        [("attach", "Attach to an order"), ("outside", "Settled outside the POS")],
+        [
+            ("attach", "Attach to an order"),
+            ("outside", "Settled outside the POS"),
+            ("reverse", "Send back to the payer (M-Pesa Reversal)"),
+        ],
         required=True,
         default="attach",
+        help="Send back: the whole amount goes back to the payer's M-Pesa (managers of the group M-Pesa "
+        "Refunds); no till can take the payment meanwhile.",
     )
     pos_payment_id = fields.Many2one(
         "pos.payment",
@@ -101,9 +171,33 @@ class MpesaUnclaimedSettle(models.TransientModel):
         row = self.callback_id.sudo()
         if self.mode == "outside":
             return row._claim_settle_outside(self.reason)
+        if self.mode == "reverse":
+            return row._unclaimed_send_back(self.reason)
         payment = self.pos_payment_id.sudo()
-        if not payment or payment.mpesa_callback_id:
+        if not payment:
             raise UserError(self.env._("Choose an M-Pesa line that no M-Pesa payment pays yet."))
+        # the payment, then the line: a manager settling either at this moment finishes first, and this
+        # request (run again by Odoo after their commit) sees what they did
+        row._lock_row()
+        self.env.cr.execute("SELECT id FROM pos_payment WHERE id = %s FOR UPDATE", (payment.id,))
+        payment.invalidate_recordset()
+        if row.is_claimed:
+            raise UserError(
+                self.env._(
+                    "%(name)s was settled meanwhile by %(user)s: reload and try again.",
+                    name=row.name,
+                    user=row.claimed_by_id.name or "?",
+                )
+            )
+        if payment.mpesa_callback_id:
+            raise UserError(
+                self.env._(
+                    "The M-Pesa line of %(order)s is already paid by M-Pesa payment %(name)s: choose another "
+                    "line.",
+                    order=payment.pos_order_id.name,
+                    name=payment.mpesa_callback_id.name,
+                )
+            )
         if payment.currency_id.compare_amounts(payment.amount, row.amount):
             raise UserError(self.env._("The line's amount is not the payment's."))
         # the claim module links it (mpesa_claim.py, _claim_link_payment): once, or refused

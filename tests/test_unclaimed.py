@@ -5,6 +5,7 @@ TestUnclaimedAttachRace: two managers attaching in two real transactions at the 
 rows, two cursors, two threads, each request run by Odoo's own retry loop as the server runs it)."""
 
 import threading
+import time
 import uuid
 from datetime import timedelta
 from unittest.mock import patch
@@ -16,7 +17,7 @@ from odoo.service.model import retrying
 from odoo.tests import TransactionCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
-from ..models.mpesa_claim import SETTLED_OUTSIDE
+from ..models.mpesa_claim import REVERSAL_HOLD, SETTLED_OUTSIDE
 from .common import MpesaCase
 
 
@@ -261,7 +262,7 @@ class TestUnclaimedAttachRace(TransactionCase):
         self.assertIsInstance(lost, UserError, repr(lost))
         return won[0], str(lost)
 
-    def read(self, sql, *params):
+    def fetch(self, sql, *params):
         with self.db.cursor() as cr:
             cr.execute(sql, params)
             return cr.fetchall()
@@ -272,15 +273,17 @@ class TestUnclaimedAttachRace(TransactionCase):
         winner, message = self.assert_one_won(
             self.race([(manager, row, line) for manager, line in zip(self.managers, lines, strict=True)])
         )
-        self.assertRegex(message, "taken meanwhile|belongs to another order|already linked")
+        self.assertRegex(
+            message, r"^RACE\w+ was settled meanwhile by Manager \w+ \w+: reload and try again\.$"
+        )
         won_line = lines[winner]
-        [(payment_id, order_id, claimed, note)] = self.read(
+        [(payment_id, order_id, claimed, note)] = self.fetch(
             "SELECT pos_payment_id, pos_order_id, is_claimed, note FROM mpesa_callback WHERE id = %s", row.id
         )
         self.assertEqual((payment_id, order_id, claimed), (won_line.id, self.order_of[won_line.id], True))
         # one pos.payment carries it
         self.assertEqual(
-            self.read("SELECT id FROM pos_payment WHERE mpesa_callback_id = %s", row.id), [(won_line.id,)]
+            self.fetch("SELECT id FROM pos_payment WHERE mpesa_callback_id = %s", row.id), [(won_line.id,)]
         )
         names = list(self.manager_names.values())
         self.assertIn(names[winner], note)
@@ -293,14 +296,14 @@ class TestUnclaimedAttachRace(TransactionCase):
         winner, message = self.assert_one_won(
             self.race([(manager, row, line) for manager, row in zip(self.managers, rows, strict=True)])
         )
-        self.assertRegex(message, "no M-Pesa payment pays yet|already linked|taken meanwhile")
+        self.assertRegex(message, r"^The M-Pesa line of .+ is already paid by M-Pesa payment RACE\w+: choose")
         self.assertEqual(
-            self.read("SELECT mpesa_callback_id FROM pos_payment WHERE id = %s", line.id),
+            self.fetch("SELECT mpesa_callback_id FROM pos_payment WHERE id = %s", line.id),
             [(rows[winner].id,)],
         )
         state = dict(
             (row_id, (payment_id, bool(claimed), note))
-            for row_id, payment_id, claimed, note in self.read(
+            for row_id, payment_id, claimed, note in self.fetch(
                 "SELECT id, pos_payment_id, is_claimed, note FROM mpesa_callback WHERE id = ANY(%s)", rows.ids
             )
         )
@@ -308,3 +311,206 @@ class TestUnclaimedAttachRace(TransactionCase):
         self.assertIn(list(self.manager_names.values())[winner], state[rows[winner].id][2])
         # the other payment moved nowhere: still unclaimed, nothing written on it
         self.assertEqual(state[rows[1 - winner].id], (None, False, None))
+
+
+@tagged("post_install", "-at_install")
+class TestUnclaimedReversal(MpesaCase):
+    """An unclaimed payment sent back to the payer by an M-Pesa Reversal, on the simulator: the send path
+    of a POS refund (mpesa_reversal.py), with the payment held by the claim module meanwhile."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        refund = "pos_mpesa.group_mpesa_refund"
+        cls.refunder = new_test_user(
+            cls.env,
+            login="mpesa_refund_manager",
+            name="Refund Manager",
+            groups=f"base.group_user,point_of_sale.group_pos_manager,{refund}",
+        )
+        cls.refunding_cashier = new_test_user(
+            cls.env,
+            login="mpesa_refund_cashier",
+            groups=f"base.group_user,point_of_sale.group_pos_user,{refund}",
+        )
+
+    def setUp(self):
+        super().setUp()
+        self.mpesa_config.write(
+            {
+                "callback_base_url": self.base_url(),
+                "initiator_name": "testapi",
+                "security_credential": "UGFzdGVkRnJvbVBvcnRhbA==",
+            }
+        )
+        self.mpesa_config.with_user(self.pos_manager).action_register_c2b_urls()
+        self.Requests = self.env["mpesa.daraja.request"].sudo()
+
+    def unclaimed_payment(self, amount):
+        """A customer paid the shortcode on the simulator half an hour ago; no till took it."""
+        receipt = self.sim_control("POST", "c2b/pay", {"shortcode": "600984", "amount": amount})["trans_id"]
+        deadline = time.monotonic() + 15
+        row = self.Callback.sudo()
+        while not row and time.monotonic() < deadline:
+            self.let_callbacks_in(0.2)
+            row = self.Callback.sudo().search([("mpesa_receipt_number", "=", receipt)])
+        self.assertEqual(row.status, "success")
+        self.env.cr.execute(
+            "UPDATE mpesa_callback SET received_date = received_date - interval '30 minutes' WHERE id = %s",
+            (row.id,),
+        )
+        row.invalidate_recordset()
+        self.assertTrue(row.is_unclaimed)
+        return row
+
+    def send_back(self, row, user=None):
+        wizard = (
+            self.env["mpesa.unclaimed.settle"]
+            .with_user(user or self.refunder)
+            .create({"callback_id": row.id, "mode": "reverse", "reason": "paid the wrong till"})
+        )
+        return wizard.action_settle()
+
+    def wait_answer(self, request, seconds=15):
+        deadline = time.monotonic() + seconds
+        while request.state in ("sending", "sent") and time.monotonic() < deadline:
+            self.let_callbacks_in(0.3)
+            request.invalidate_recordset()
+        return request
+
+    def assert_held(self, row):
+        row.invalidate_recordset()
+        self.assertEqual(
+            (row.is_claimed, row.claim_order_key, row.claimed_by_id, row.pos_order_id),
+            (True, REVERSAL_HOLD, self.refunder, self.env["pos.order"]),
+        )
+        self.assertFalse(row.is_unclaimed)
+
+    def till_claim(self, row):
+        self.as_cashier()
+        return self.rpc(
+            "/mpesa/reconcile_callback",
+            {
+                "callback_id": row.id,
+                "order_id": str(uuid.uuid4()),
+                "payment_method_id": self.mpesa_method.id,
+                "pos_config_id": self.pos_config.id,
+            },
+        )
+
+    def assert_no_till_takes(self, row):
+        """Neither the till's search nor its claim, nor a manager's other settlements."""
+        self.as_cashier()
+        found = self.rpc("/mpesa/search_unreconciled_callbacks", {"query": row.mpesa_receipt_number})
+        self.assertFalse(found.get("callbacks"), found)
+        self.assertFalse(self.till_claim(row)["success"])
+        line = self.sync_order(str(uuid.uuid4()), None, amount=row.amount).payment_ids
+        for vals in ({"mode": "attach", "pos_payment_id": line.id}, {"mode": "outside"}):
+            with self.assertRaises(UserError), mute_logger("odoo.addons.pos_mpesa"):
+                self.env["mpesa.unclaimed.settle"].with_user(self.pos_manager).create(
+                    {"callback_id": row.id, "reason": "no", **vals}
+                ).action_settle()
+        with self.assertRaises(UserError):
+            row.with_user(self.pos_manager).action_release_claim()
+        self.assert_held(row)
+
+    def test_sent_back_and_reversed_once(self):
+        row = self.unclaimed_payment(150)
+        action = self.send_back(row)
+        self.assertEqual(action["params"]["type"], "success", action)
+        self.assert_held(row)
+        request = row.reversal_request_ids
+        self.assertEqual(
+            (len(request), request.state, request.callback_id, request.pos_order_id, request.user_id),
+            (1, request.state, row, self.env["pos.order"], self.refunder),
+        )
+        self.assertIn(request.state, ("sent", "done"))
+        # a second press sends nothing
+        with self.assertRaises(UserError) as second:
+            self.send_back(row)
+        self.assertIn("already being sent back", str(second.exception))
+        self.assertEqual(self.Requests.search_count([("kind", "=", "reversal")]), 1)
+
+        self.wait_answer(request)
+        self.assertEqual((request.state, request.outcome), ("done", "reversed"))
+        row.invalidate_recordset()
+        self.assertEqual((row.reversal_state, row.reversal_receipt), ("reversed", request.result_receipt))
+        self.assertEqual(len(self.sim.state.reversals), 1)
+        self.assert_no_till_takes(row)  # reversed: held for good
+        self.assertIn("Refund Manager", row.note)
+        self.assertIn("paid the wrong till", row.note)
+        self.assertIn(request.result_receipt, row.note)
+
+    def test_refused_by_mpesa_is_unclaimed_again(self):
+        row = self.unclaimed_payment(160)
+        # a receipt M-Pesa cannot reverse (R000002)
+        self.env.cr.execute(
+            "UPDATE mpesa_callback SET mpesa_receipt_number = 'ZZZ0000002' WHERE id = %s", (row.id,)
+        )
+        row.invalidate_recordset()
+        self.send_back(row)
+        self.assert_held(row)
+        request = self.wait_answer(row.reversal_request_ids)
+        self.assertEqual(request.outcome, "invalid_original")
+        row.invalidate_recordset()
+        self.assertEqual((row.is_claimed, row.claim_order_key, row.reversal_state), (False, False, False))
+        self.assertTrue(row.is_unclaimed)
+        self.assertIn("not made", row.note)
+        self.assertIn("Refund Manager", row.note)
+        # claimable again: a till takes it
+        claimed = self.till_claim(row)
+        self.assertTrue(claimed["success"], claimed)
+
+    def test_refused_at_once_or_dropped_from_the_queue(self):
+        row = self.unclaimed_payment(170)
+        self.sim_control("POST", "options", {"fault": "spike_arrest", "fault_apis": "reversal"})
+        try:
+            action = self.send_back(row)
+        finally:
+            self.sim_control("POST", "options", {"fault": "none"})
+        self.assertEqual(action["params"]["type"], "danger", action)
+        row.invalidate_recordset()
+        self.assertTrue(row.is_unclaimed)
+        self.assertEqual(row.reversal_request_ids.state, "not_sent")
+        # M-Pesa takes the next one, then drops it from its queue: unclaimed again
+        self.sim_control("POST", "options", {"async_outcome": "timeout"})
+        self.send_back(row)
+        self.assert_held(row)
+        request = self.wait_answer(row.reversal_request_ids.filtered(lambda r: r.state != "not_sent"))
+        self.assertEqual(request.state, "timeout")
+        row.invalidate_recordset()
+        self.assertTrue(row.is_unclaimed)
+        self.assertEqual(row.note.count("not made"), 2, row.note)
+
+    def test_no_till_takes_it_while_mpesa_works(self):
+        row = self.unclaimed_payment(180)
+        self.sim_control("POST", "options", {"callback_delay": 30.0})  # the Result comes late
+        self.send_back(row)
+        request = row.reversal_request_ids
+        self.assertEqual(request.state, "sent")
+        self.assert_no_till_takes(row)
+        # M-Pesa never answers: a manager who checked the M-PESA portal closes the request
+        with self.assertRaises(UserError):
+            request.with_user(self.pos_user).action_close()
+        self.assert_held(row)
+        request.with_user(self.pos_manager).action_close()
+        row.invalidate_recordset()
+        self.assertTrue(row.is_unclaimed)
+        self.assertIn("mpesa_manager", row.note.lower().replace(" ", "_"))
+
+    def test_only_managers_of_the_refund_group(self):
+        row = self.unclaimed_payment(190)
+        with self.assertRaises(UserError):
+            self.send_back(row, user=self.pos_manager)  # a POS manager without the refund group
+        with self.assertRaises(UserError):
+            row.with_user(self.pos_manager).action_refund_unclaimed()
+        with self.assertRaises(UserError):  # a cashier of the refund group
+            row.with_user(self.refunding_cashier).action_refund_unclaimed()
+        with self.assertRaises(UserError):
+            row.with_user(self.refunding_cashier)._unclaimed_send_back("mine")
+        self.assertFalse(self.Requests.search([("kind", "=", "reversal")]), "nothing was sent to M-Pesa")
+        row.invalidate_recordset()
+        self.assertTrue(row.is_unclaimed)
+        self.assertFalse(row.note)
+        action = row.with_user(self.refunder).action_refund_unclaimed()
+        self.assertEqual(action["context"]["default_mode"], "reverse")
