@@ -3,7 +3,8 @@
 A read-only SQL view over the payment log (mpesa_callback.py): payments received (live payments,
 LIVE_PAYMENT_SQL), taken by the POS (claimed for an order), settled outside the POS by a manager
 (mpesa_unclaimed.py), still unclaimed, reversed (mpesa_reversal.py), and recovered from M-Pesa's records
-(Pull Transactions, a receipt lookup). Received = POS + outside + unclaimed, to the shilling; the printed
+(Pull Transactions, a receipt lookup). Received = POS + outside + sent back (an unclaimed payment a
+manager refunds by reversal, mpesa_unclaimed.py) + unclaimed, to the shilling; the printed
 statement lists the receipts of every payment that is not on an order. Each line shows the latest check
 of its day against M-Pesa's own record (mpesa_statement_check.py).
 """
@@ -12,11 +13,11 @@ from odoo import fields, models, tools
 from odoo.tools import SQL
 
 from .mpesa_callback import LIVE_PAYMENT_SQL, LOCAL_DAY_SQL
-from .mpesa_claim import SETTLED_OUTSIDE
+from .mpesa_claim import REVERSAL_HOLD, SETTLED_OUTSIDE
 from .mpesa_statement_check import day_start_utc
 
-# a payment taken for a POS order (not one a manager settled outside the POS)
-POS_CLAIM_SQL = "is_claimed AND claim_order_key IS DISTINCT FROM %s"
+# a payment taken for a POS order (not one a manager settled outside the POS or is sending back)
+POS_CLAIM_SQL = "is_claimed AND claim_order_key NOT IN (%s, %s)"
 
 
 class MpesaDailyStatement(models.Model):
@@ -35,6 +36,10 @@ class MpesaDailyStatement(models.Model):
     pos_count = fields.Integer(string="On Orders", readonly=True)
     pos_amount = fields.Monetary(string="Taken by the POS", readonly=True)
     outside_amount = fields.Monetary(string="Settled Outside the POS", readonly=True)
+    sent_back_count = fields.Integer(
+        string="Sent Back", readonly=True, help="Unclaimed payments a manager sent back by M-Pesa reversal."
+    )
+    sent_back_amount = fields.Monetary(string="Sent Back Amount", readonly=True)
     unclaimed_count = fields.Integer(string="Unclaimed", readonly=True)
     unclaimed_amount = fields.Monetary(readonly=True)
     reversed_count = fields.Integer(string="Reversed", readonly=True)
@@ -62,6 +67,8 @@ class MpesaDailyStatement(models.Model):
                            count(*) FILTER (WHERE %s) AS pos_count,
                            coalesce(sum(amount) FILTER (WHERE %s), 0) AS pos_amount,
                            coalesce(sum(amount) FILTER (WHERE claim_order_key = %s), 0) AS outside_amount,
+                           count(*) FILTER (WHERE claim_order_key = %s) AS sent_back_count,
+                           coalesce(sum(amount) FILTER (WHERE claim_order_key = %s), 0) AS sent_back_amount,
                            count(*) FILTER (WHERE is_claimed IS NOT TRUE) AS unclaimed_count,
                            coalesce(sum(amount) FILTER (WHERE is_claimed IS NOT TRUE), 0) AS unclaimed_amount,
                            count(*) FILTER (WHERE reversal_state IS NOT NULL) AS reversed_count,
@@ -77,9 +84,11 @@ class MpesaDailyStatement(models.Model):
                 )""",
                 SQL.identifier(self._table),
                 SQL(LOCAL_DAY_SQL),
-                SQL(POS_CLAIM_SQL, SETTLED_OUTSIDE),
-                SQL(POS_CLAIM_SQL, SETTLED_OUTSIDE),
+                SQL(POS_CLAIM_SQL, SETTLED_OUTSIDE, REVERSAL_HOLD),
+                SQL(POS_CLAIM_SQL, SETTLED_OUTSIDE, REVERSAL_HOLD),
                 SETTLED_OUTSIDE,
+                REVERSAL_HOLD,
+                REVERSAL_HOLD,
                 SQL(LIVE_PAYMENT_SQL),
                 SQL(LOCAL_DAY_SQL),
             )
@@ -146,6 +155,12 @@ class MpesaCallback(models.Model):
         self.ensure_one()
         if self.claim_order_key == SETTLED_OUTSIDE:
             reason = self.env._("Settled outside the POS")
+        elif self.claim_order_key == REVERSAL_HOLD:
+            return (
+                self.env._("Sent back to the payer by M-Pesa reversal")
+                if self.reversal_state
+                else self.env._("Being sent back to the payer by M-Pesa reversal")
+            )
         elif self.is_claimed:
             reason = self.env._("Taken by a till; its order is not on the server")
         else:

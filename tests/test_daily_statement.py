@@ -42,6 +42,9 @@ class TestDailyStatement(MpesaCase):
         reversed_sale = self.make_c2b("RKD0000007", amount=70, **at)
         self.sync_order(str(uuid.uuid4()), reversed_sale, amount=70)
         reversed_sale.sudo().write({"reversal_state": "reversed", "reversal_receipt": "RKR0000001"})
+        sent_back = self.make_c2b("RKD0000011", amount=45, **at)  # unclaimed, refunded by Reversal
+        sent_back.with_user(self.pos_manager)._claim_hold_for_reversal("paid the wrong shop")
+        sent_back.sudo().write({"reversal_state": "reversed", "reversal_receipt": "RKR0000002"})
         self.make_c2b("RKD0000008", amount=999, status="failed", **at)  # not money
         self.make_c2b("RKD0000009", amount=55, received_date=noon + timedelta(hours=13))  # 01:00 the 6th
         self.make_c2b("RKD0000010", amount=35, received_date=datetime(2026, 3, 4, 21, 30))  # 00:30 the 5th
@@ -57,23 +60,37 @@ class TestDailyStatement(MpesaCase):
             line.pos_count,
             line.pos_amount,
             line.outside_amount,
+            line.sent_back_count,
+            line.sent_back_amount,
             line.unclaimed_count,
             line.unclaimed_amount,
             line.reversed_count,
             line.reversed_amount,
             line.recovered_count,
         )
-        # received: 100 + 40 + 25 + 60 + 300 + 80 + 70 + 35 = 710 (8 payments)
-        # POS: 100 + 300 + 70; outside: 60; unclaimed: 40 + 25 + 80 + 35
-        self.assertEqual(figures, (8, 710, 3, 470, 60, 4, 180, 1, 70, 1))
-        self.assertEqual(line.received_amount, line.pos_amount + line.outside_amount + line.unclaimed_amount)
+        # received: 100 + 40 + 25 + 60 + 300 + 80 + 70 + 45 + 35 = 755 (9 payments)
+        # POS: 100 + 300 + 70; outside: 60; sent back: 45; unclaimed: 40 + 25 + 80 + 35; reversed: 70 + 45
+        self.assertEqual(figures, (9, 755, 3, 470, 60, 1, 45, 4, 180, 2, 115, 1))
+        self.assertEqual(
+            line.received_amount,
+            line.pos_amount + line.outside_amount + line.sent_back_amount + line.unclaimed_amount,
+        )
         self.assertEqual(order.payment_ids.mpesa_callback_id, on_order)
 
         report = self.env.ref("pos_mpesa.action_report_mpesa_daily_statement")
         html = str(self.env["ir.actions.report"]._render_qweb_html(report.report_name, line.ids)[0])
         # every payment not on an order, with why; the reversed sale named
-        for receipt in ("RKD0000002", "RKD0000003", "RKD0000004", "RKD0000005", "RKD0000006", "RKD0000010"):
+        for receipt in (
+            "RKD0000002",
+            "RKD0000003",
+            "RKD0000004",
+            "RKD0000005",
+            "RKD0000006",
+            "RKD0000010",
+            "RKD0000011",
+        ):
             self.assertIn(receipt, html)
+        self.assertIn("Sent back to the payer by M-Pesa reversal", html)
         self.assertIn("Reversed sales: RKD0000007", html)
         self.assertIn("its order is not on the server", html)  # the STK payment taken, order never synced
         self.assertIn("Settled outside the POS", html)

@@ -17,12 +17,15 @@ from odoo.tools.safe_eval import safe_eval
 
 NAIROBI = ZoneInfo("Africa/Nairobi")
 OUTSIDE_KEY = "outside-pos"  # the claim key of a payment settled outside the POS (mpesa_claim.py)
+SENT_BACK_KEY = "mpesa-reversal"  # the claim key of an unclaimed payment sent back by reversal (same)
 STATEMENT_FIGURES = (
     "received_count",
     "received_amount",
     "pos_count",
     "pos_amount",
     "outside_amount",
+    "sent_back_count",
+    "sent_back_amount",
     "unclaimed_count",
     "unclaimed_amount",
     "reversed_count",
@@ -73,11 +76,14 @@ class TestDemoFigures(TransactionCase):
             amount = row["amount"]
             figures["received_count"] += 1
             figures["received_amount"] += amount
-            if row["is_claimed"] and row["claim_order_key"] != OUTSIDE_KEY:
+            if row["is_claimed"] and row["claim_order_key"] == OUTSIDE_KEY:
+                figures["outside_amount"] += amount
+            elif row["is_claimed"] and row["claim_order_key"] == SENT_BACK_KEY:
+                figures["sent_back_count"] += 1
+                figures["sent_back_amount"] += amount
+            elif row["is_claimed"]:
                 figures["pos_count"] += 1
                 figures["pos_amount"] += amount
-            elif row["is_claimed"]:
-                figures["outside_amount"] += amount
             else:
                 figures["unclaimed_count"] += 1
                 figures["unclaimed_amount"] += amount
@@ -97,7 +103,7 @@ class TestDemoFigures(TransactionCase):
             line = statement[key]
             self.assertEqual(
                 line["received_amount"],
-                line["pos_amount"] + line["outside_amount"] + line["unclaimed_amount"],
+                sum(line[name] for name in ("pos_amount", "outside_amount", "sent_back_amount", "unclaimed_amount")),
             )
         # what the demo is for: every column has money in it somewhere
         for name in (
