@@ -41,23 +41,9 @@ class TestDarajaRequests(MpesaCase):
 
     # ------------------------------------------------------------------ helpers
 
-    def pay(self, amount, delivery="once"):
-        """A customer pays the shortcode on the simulator; returns the receipt once M-Pesa holds it."""
-        receipt = self.sim_control(
-            "POST", "c2b/pay", {"shortcode": "600984", "amount": amount, "delivery": delivery}
-        )["trans_id"]
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            self.let_callbacks_in(0.2)
-            rows = self.sim_control("GET", "transactions")["transactions"]
-            if any(r.get("trans_id") == receipt and r["status"] in ("confirmed", "lost") for r in rows):
-                self.let_callbacks_in(0.3)
-                return receipt
-        raise AssertionError(f"{receipt} never completed on the simulator")
-
     def paid_order(self, amount=100):
         """An order paid at the till with a C2B payment the simulator knows; (order, its row)."""
-        receipt = self.pay(amount)
+        receipt = self.sim_pay(amount)
         row = self.Callback.sudo().search([("mpesa_receipt_number", "=", receipt)])
         self.assertEqual(row.status, "success")
         order_uuid = str(uuid.uuid4())
@@ -289,7 +275,7 @@ class TestDarajaRequests(MpesaCase):
         return wizard.action_look_up()
 
     def test_lookup_finds_a_payment_we_never_heard_of(self):
-        lost = self.pay(230, delivery="lost")
+        lost = self.sim_pay(230, delivery="lost")
         self.assertFalse(self.Callback.sudo().search([("mpesa_receipt_number", "=", lost)]))
         action = self.look_up(lost.lower())
         self.assertEqual(action["res_model"], "mpesa.daraja.request")
