@@ -39,7 +39,7 @@ class MpesaDailyStatement(models.Model):
     sent_back_count = fields.Integer(
         string="Sent Back", readonly=True, help="Unclaimed payments a manager sent back by M-Pesa reversal."
     )
-    sent_back_amount = fields.Monetary(string="Sent Back Amount", readonly=True)
+    sent_back_amount = fields.Monetary(readonly=True)
     unclaimed_count = fields.Integer(string="Unclaimed", readonly=True)
     unclaimed_amount = fields.Monetary(readonly=True)
     reversed_count = fields.Integer(string="Reversed", readonly=True)
