@@ -247,12 +247,12 @@ class MpesaCallback(models.Model):
                     receipt=receipt,
                 )
             )
-        if not config.sudo()._initiator():
-            raise MpesaRequestError(
-                self.env._("No M-Pesa payment %(receipt)s has reached Odoo.", receipt=receipt)
-            )
         try:
             _row, request_id = config.sudo()._lookup_receipt(receipt)
+        except UserError:  # the account has no initiator: M-Pesa cannot be asked
+            raise MpesaRequestError(
+                self.env._("No M-Pesa payment %(receipt)s has reached Odoo.", receipt=receipt)
+            ) from None
         except DarajaError as error:
             raise MpesaRequestError(
                 self.env._(
