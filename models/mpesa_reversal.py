@@ -41,8 +41,13 @@ class MpesaCallback(models.Model):
     )
 
     def _reversal_candidates(self, order):
-        """The live M-Pesa payments of ``order``, oldest first."""
-        payments = self.sudo().search([("pos_order_id", "=", order.id)], order="id")
+        """The live M-Pesa payments ``order`` carries on its payment lines, oldest first. Linked only: a
+        payment a till merely claimed for the order may still be released by a manager and taken by
+        another order (mpesa_claim.py), so reversing it could pay one customer back for money another
+        order keeps; a linked payment is never released."""
+        payments = self.sudo().search(
+            [("pos_order_id", "=", order.id), ("pos_payment_id", "!=", False)], order="id"
+        )
         return payments.filtered(lambda payment: payment._is_live_payment())
 
     def _reversal_start(self, order, amount, pos_config, refund_order_key):

@@ -16,3 +16,4 @@ from . import test_daily_statement
 from . import test_session_closing
 from . import test_pos_mpesa_closing_tour
 from . import test_demo_figures
+from . import test_reversal_race

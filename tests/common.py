@@ -28,6 +28,21 @@ def start_simulator(test_class, callback_delay):
     test_class.startClassPatcher(patch.object(BaseCase, "_request_handler", classmethod(request_handler)))
 
 
+def simulator_paybill(sim, **vals):
+    """The values of an M-Pesa account on the simulator's paybill 174379 (C2B 600984), with ``vals``."""
+    return {
+        "environment": "simulator",
+        "simulator_url": sim.base_url,
+        "account_type": "paybill",
+        "business_shortcode": "174379",
+        "c2b_shortcode": "600984",
+        "consumer_key": "sim-consumer-key",
+        "consumer_secret": "sim-consumer-secret",
+        "passkey": SANDBOX_PASSKEY,
+        **vals,
+    }
+
+
 def tell_tills_in_the_transaction(test_class):
     """Odoo's test server shares the test's one cursor: a till message sent after the answer (from
     another thread, once the response is closed) would use that cursor while the test does. In
@@ -160,19 +175,9 @@ class MpesaCase(HttpCase):
         cls.kes = cls.env.ref("base.KES")
         cls.kes.active = True
         cls.mpesa_config = cls.env["mpesa.config"].create(
-            {
-                "name": "Test Paybill",
-                "company_id": cls.company.id,
-                "environment": "simulator",
-                "simulator_url": cls.sim.base_url,
-                "account_type": "paybill",
-                "business_shortcode": "174379",
-                "c2b_shortcode": "600984",
-                "consumer_key": "sim-consumer-key",
-                "consumer_secret": "sim-consumer-secret",
-                "passkey": SANDBOX_PASSKEY,
-                "callback_base_url": UNREACHABLE,
-            }
+            simulator_paybill(
+                cls.sim, name="Test Paybill", company_id=cls.company.id, callback_base_url=UNREACHABLE
+            )
         )
         cls.company.mpesa_config_id = cls.mpesa_config
         cls.bank_journal = cls.env["account.journal"].create(
