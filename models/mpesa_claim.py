@@ -116,6 +116,32 @@ class MpesaCallback(models.Model):
             )
         return claimed
 
+    # ================================================================== taken for no order
+
+    def _claim_for_no_order(self, order_key, note):
+        """Take this payment, if still claimable and never reversed, under ``order_key`` (SETTLED_OUTSIDE
+        or REVERSAL_HOLD: names no order), with ``note``; True when taken."""
+        self.flush_recordset()
+        self.env.cr.execute(
+            SQL(
+                """UPDATE mpesa_callback
+                  SET is_claimed = TRUE, claim_date = now() at time zone 'UTC', claimed_by_id = %s,
+                      claim_order_key = %s, note = %s,
+                      write_uid = %s, write_date = now() at time zone 'UTC'
+                WHERE id = %s AND %s AND reversal_state IS NULL
+            RETURNING id""",
+                self.env.uid,
+                order_key,
+                note,
+                self.env.uid,
+                self.id,
+                CLAIMABLE,
+            )
+        )
+        taken = bool(self.env.cr.fetchone())
+        self.invalidate_recordset()
+        return taken
+
     # ================================================================== settled outside the POS
 
     def _claim_settle_outside(self, reason):
@@ -132,26 +158,7 @@ class MpesaCallback(models.Model):
                 reason=reason,
             )
         )
-        self.flush_recordset()
-        self.env.cr.execute(
-            SQL(
-                """UPDATE mpesa_callback
-                  SET is_claimed = TRUE, claim_date = now() at time zone 'UTC', claimed_by_id = %s,
-                      claim_order_key = %s, note = %s,
-                      write_uid = %s, write_date = now() at time zone 'UTC'
-                WHERE id = %s AND %s
-            RETURNING id""",
-                self.env.uid,
-                SETTLED_OUTSIDE,
-                note,
-                self.env.uid,
-                self.id,
-                CLAIMABLE,
-            )
-        )
-        settled = bool(self.env.cr.fetchone())
-        self.invalidate_recordset()
-        if not settled:
+        if not self._claim_for_no_order(SETTLED_OUTSIDE, note):
             raise UserError(self.env._("%(name)s was taken meanwhile: reload and try again.", name=self.name))
         return True
 
@@ -173,26 +180,7 @@ class MpesaCallback(models.Model):
                 reason=reason,
             )
         )
-        self.flush_recordset()
-        self.env.cr.execute(
-            SQL(
-                """UPDATE mpesa_callback
-                  SET is_claimed = TRUE, claim_date = now() at time zone 'UTC', claimed_by_id = %s,
-                      claim_order_key = %s, note = %s,
-                      write_uid = %s, write_date = now() at time zone 'UTC'
-                WHERE id = %s AND %s AND reversal_state IS NULL
-            RETURNING id""",
-                self.env.uid,
-                REVERSAL_HOLD,
-                note,
-                self.env.uid,
-                self.id,
-                CLAIMABLE,
-            )
-        )
-        held = bool(self.env.cr.fetchone())
-        self.invalidate_recordset()
-        if not held:
+        if not self._claim_for_no_order(REVERSAL_HOLD, note):
             if self.claim_order_key == REVERSAL_HOLD or self.reversal_state:
                 raise UserError(
                     self.env._("%(name)s is already being sent back to the payer, or was.", name=self.name)
