@@ -2,8 +2,8 @@
 
 pos_mpesa is installed (without demo data) on a throwaway copy of the cached template database, the
 template is exported with `odoo-bin i18n export`, and the database is dropped. Each .po is then
-updated with msgmerge (gettext), or polib from the Odoo venv when gettext is missing. Fuzzy matching
-is off: Odoo imports fuzzy entries as if they were translated, so a guessed one would reach the till.
+updated with polib from the Odoo venv (the layout `make lint` checks). Fuzzy matching is off: Odoo
+imports fuzzy entries as if they were translated, so a guessed one would reach the till.
 Ends with each language's coverage (translated/total); exits 1 if a .po file is invalid.
 """
 
@@ -71,12 +71,9 @@ def export_pot(odoo) -> None:
 
 
 def merge(po: Path, python) -> None:
-    if shutil.which("msgmerge"):
-        flags = ["--quiet", "--update", "--backup=none", "--no-fuzzy-matching"]
-        run(["msgmerge", *flags, po, POT], quiet=True)
-        run(["msgattrib", "--no-obsolete", "--output-file", po, po], quiet=True)
-    else:
-        run([python, "-c", POLIB_MERGE, po, POT], quiet=True)
+    # polib, not msgmerge: `make lint` checks the .po files' layout with polib's (oca-checks-po), and
+    # msgmerge wraps lines differently
+    run([python, "-c", POLIB_MERGE, po, POT], quiet=True)
 
 
 def coverage(po: Path, python) -> str:
