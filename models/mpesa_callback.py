@@ -46,6 +46,7 @@ CLAIM_FIELDS = frozenset(
 LIVE_PAYMENT_SQL = "status = 'success' AND duplicate_of_id IS NULL"
 CLAIMABLE_SQL = LIVE_PAYMENT_SQL + " AND is_claimed IS NOT TRUE"
 LIVE_PAYMENT = SQL(LIVE_PAYMENT_SQL)  # for queries: the same text as the indexes' predicates
+LIVE_PAYMENT_DOMAIN = [("status", "=", "success"), ("duplicate_of_id", "=", False)]  # for search()
 CLAIMABLE = SQL(CLAIMABLE_SQL)
 # the Nairobi day a row was received on (Kenya keeps UTC+3 all year): the daily statement groups by it
 LOCAL_DAY_SQL = "((received_date AT TIME ZONE 'UTC' AT TIME ZONE 'Africa/Nairobi')::date)"

@@ -21,7 +21,7 @@ from odoo import _lt, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL, mute_logger
 
-from .mpesa_callback import CLAIMABLE, LIVE_PAYMENT
+from .mpesa_callback import CLAIMABLE, LIVE_PAYMENT, LIVE_PAYMENT_DOMAIN
 from .mpesa_daraja_request import LIVE_REVERSAL_SQL
 from .mpesa_utils import MANAGER_GROUP, STK_WAIT_SECONDS
 
@@ -305,8 +305,7 @@ class MpesaCallback(models.Model):
             return Callback.search(
                 [
                     ("mpesa_receipt_number", "=", payment.mpesa_receipt_number),
-                    ("status", "=", "success"),
-                    ("duplicate_of_id", "=", False),
+                    *LIVE_PAYMENT_DOMAIN,
                 ],
                 limit=1,
             )

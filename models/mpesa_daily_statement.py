@@ -14,7 +14,7 @@ from odoo.tools import SQL
 
 from .mpesa_callback import LIVE_PAYMENT_SQL, LOCAL_DAY_SQL
 from .mpesa_claim import REVERSAL_HOLD, SETTLED_OUTSIDE
-from .mpesa_statement_check import day_start_utc
+from .mpesa_statement_check import payments_of_day
 
 # a payment taken for a POS order (not one a manager settled outside the POS or is sending back)
 POS_CLAIM_SQL = "is_claimed AND claim_order_key NOT IN (%s, %s)"
@@ -98,20 +98,9 @@ class MpesaDailyStatement(models.Model):
         """The live payments of this statement line, optionally narrowed (a domain)."""
         self.ensure_one()
         return self.env["mpesa.callback"].search(
-            [
-                ("config_id", "=", self.config_id.id),
-                ("status", "=", "success"),
-                ("duplicate_of_id", "=", False),
-                ("received_date", ">=", fields.Datetime.to_string(self._day_start())),
-                ("received_date", "<", fields.Datetime.to_string(self._day_start(1))),
-                *(where or []),
-            ],
+            [*payments_of_day(self.config_id, self.day), *(where or [])],
             order="received_date",
         )
-
-    def _day_start(self, days=0):
-        """The UTC moment the Nairobi day (+days) starts."""
-        return day_start_utc(self.day, days)
 
     def action_check_mpesa(self):
         self.ensure_one()

@@ -19,6 +19,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from ..daraja import DarajaError
+from .mpesa_callback import LIVE_PAYMENT_DOMAIN
 from .mpesa_pull import PULL_KEPT
 from .mpesa_utils import check_manager
 
@@ -33,6 +34,16 @@ EDGE_MARGIN = timedelta(minutes=15)
 def day_start_utc(day, days=0):
     """The naive UTC moment the Nairobi ``day`` (+days) starts."""
     return datetime.combine(day, time()) + timedelta(days=days) - EAT_OFFSET
+
+
+def payments_of_day(config, day):
+    """The domain of the live payments ``config`` received on the Nairobi ``day`` (a statement line)."""
+    return [
+        ("config_id", "=", config.id),
+        *LIVE_PAYMENT_DOMAIN,
+        ("received_date", ">=", day_start_utc(day)),
+        ("received_date", "<", day_start_utc(day, 1)),
+    ]
 
 
 class MpesaStatementCheck(models.Model):
@@ -86,10 +97,10 @@ class MpesaStatementCheck(models.Model):
             if pulled.occurred_at is None or start <= pulled.occurred_at < end
         }
         Callback = self.env["mpesa.callback"].sudo()
-        live = [("config_id", "=", config.id), ("status", "=", "success"), ("duplicate_of_id", "=", False)]
-        ours = Callback.search([*live, ("received_date", ">=", start), ("received_date", "<", end)])
+        ours = Callback.search(payments_of_day(config, day))
+        same_account = [("config_id", "=", config.id), *LIVE_PAYMENT_DOMAIN]
         held = set(
-            Callback.search([*live, ("mpesa_receipt_number", "in", list(of_the_day))]).mapped(
+            Callback.search([*same_account, ("mpesa_receipt_number", "in", list(of_the_day))]).mapped(
                 "mpesa_receipt_number"
             )
         )

@@ -24,7 +24,7 @@ from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 from ..daraja import DarajaAPIError, DarajaError, DarajaTransportError, parse_callback, reason_message
-from .mpesa_callback import STK_QUERY_ONLY_SQL
+from .mpesa_callback import LIVE_PAYMENT_DOMAIN, STK_QUERY_ONLY_SQL
 from .mpesa_utils import STK_WAIT_SECONDS, status_value, to_decimal
 
 _logger = logging.getLogger(__name__)
@@ -418,8 +418,7 @@ class MpesaCallback(models.Model):
             [
                 ("callback_type", "=", "c2b"),
                 ("config_id", "=", self.config_id.id),
-                ("status", "=", "success"),
-                ("duplicate_of_id", "=", False),
+                *LIVE_PAYMENT_DOMAIN,
                 ("amount", "=", float(self.requested_amount)),
                 ("received_date", ">=", self.request_date - TWIN_WINDOW),
             ]

@@ -12,6 +12,8 @@ written on the session when it closes (mpesa_closing_note).
 from odoo import fields, models
 from odoo.tools import format_amount
 
+from .mpesa_callback import LIVE_PAYMENT_DOMAIN
+
 
 class PosSession(models.Model):
     _inherit = "pos.session"
@@ -43,8 +45,7 @@ class PosSession(models.Model):
             unclaimed = Callback.search(
                 [
                     ("config_id", "in", accounts.ids),
-                    ("status", "=", "success"),
-                    ("duplicate_of_id", "=", False),
+                    *LIVE_PAYMENT_DOMAIN,
                     ("is_claimed", "=", False),
                     ("received_date", ">=", self.start_at or self.create_date),
                     ("received_date", "<=", end),
