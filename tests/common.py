@@ -11,6 +11,10 @@ from odoo.tests.common import BaseCase
 SANDBOX_PASSKEY = "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919"
 
 
+# an initiator with a SecurityCredential as pasted from the M-PESA portal (Transaction Status, Reversal)
+TEST_INITIATOR = {"initiator_name": "testapi", "security_credential": "UGFzdGVkRnJvbVBvcnRhbA=="}
+
+
 def start_simulator(test_class, callback_delay):
     """Start an in-process Daraja simulator for the class as ``test_class.sim`` (stopped at cleanup)."""
     test_class.sim = SimulatorServer(host="127.0.0.1", port=0, callback_delay=callback_delay)
@@ -253,6 +257,12 @@ class MpesaCase(HttpCase):
 
     def rpc(self, route, params):
         return self.make_jsonrpc_request(route, params)
+
+    def with_initiator(self):
+        """The account can ask M-Pesa (Transaction Status, Reversal) and hear its Results and C2B
+        confirmations on this test server."""
+        self.mpesa_config.write({"callback_base_url": self.base_url(), **TEST_INITIATOR})
+        self.mpesa_config.with_user(self.pos_manager).action_register_c2b_urls()
 
     def sim_pay(self, amount, delivery="once"):
         """A customer pays the shortcode on the simulator (delivery: once, lost, ...); returns the

@@ -60,9 +60,7 @@ class TestPosMpesaTillTours(base.TestPosMpesaTours):
             self.assertEqual(payment.amount, row.amount)
 
     def with_initiator(self):
-        self.mpesa_config.write(
-            {"initiator_name": "testapi", "security_credential": "UGFzdGVkRnJvbVBvcnRhbA=="}
-        )
+        self.mpesa_config.write(common.TEST_INITIATOR)
         self.mpesa_config.action_register_c2b_urls()
 
     def after_code_issued(self, then, delay=2.0):

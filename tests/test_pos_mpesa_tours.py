@@ -251,9 +251,7 @@ class TestPosMpesaTours(TestPointOfSaleHttpCommon):
         """A sale of this till paid with a C2B payment the simulator knows (its session left open, no
         opening dialog); (order, its M-Pesa row). The recipe of test_reversal_lookup.py's paid_order,
         with MpesaCase's helpers (this class is no MpesaCase: it needs Odoo's POS test data)."""
-        self.mpesa_config.write(
-            {"initiator_name": "testapi", "security_credential": "UGFzdGVkRnJvbVBvcnRhbA=="}
-        )
+        self.mpesa_config.write(common.TEST_INITIATOR)
         self.mpesa_config.action_register_c2b_urls()
         receipt = common.MpesaCase.sim_control(
             self, "POST", "c2b/pay", {"shortcode": C2B_SHORTCODE, "amount": amount, "delivery": "once"}

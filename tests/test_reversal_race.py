@@ -31,7 +31,7 @@ from odoo.tests import TransactionCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
 from ..models.mpesa_claim import REVERSAL_HOLD
-from .common import UNREACHABLE, simulator_paybill, start_simulator
+from .common import TEST_INITIATOR, UNREACHABLE, simulator_paybill, start_simulator
 
 _logger = logging.getLogger(__name__)
 
@@ -86,8 +86,7 @@ class TestReversalRace(TransactionCase):
                     self.sim,
                     name=f"Reversal race {self.tag}",
                     callback_base_url=UNREACHABLE,  # M-Pesa's Results are fed to Odoo by the test
-                    initiator_name="testapi",
-                    security_credential="UGFzdGVkRnJvbVBvcnRhbA==",
+                    **TEST_INITIATOR,
                 )
             )
             self.account_id = account.id

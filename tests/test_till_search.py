@@ -60,14 +60,7 @@ class TestTillSearch(MpesaCase):
         self.assertIn("has reached Odoo", unknown["message"])
 
     def test_receipt_code_never_heard_of_is_asked_of_mpesa(self):
-        self.mpesa_config.write(
-            {
-                "callback_base_url": self.base_url(),
-                "initiator_name": "testapi",
-                "security_credential": "UGFzdGVkRnJvbVBvcnRhbA==",
-            }
-        )
-        self.mpesa_config.with_user(self.pos_manager).action_register_c2b_urls()
+        self.with_initiator()
         receipt = self.sim_control(
             "POST", "c2b/pay", {"shortcode": "600984", "amount": 320, "delivery": "lost"}
         )["trans_id"]

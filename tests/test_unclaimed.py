@@ -336,14 +336,7 @@ class TestUnclaimedReversal(MpesaCase):
 
     def setUp(self):
         super().setUp()
-        self.mpesa_config.write(
-            {
-                "callback_base_url": self.base_url(),
-                "initiator_name": "testapi",
-                "security_credential": "UGFzdGVkRnJvbVBvcnRhbA==",
-            }
-        )
-        self.mpesa_config.with_user(self.pos_manager).action_register_c2b_urls()
+        self.with_initiator()
         self.Requests = self.env["mpesa.daraja.request"].sudo()
 
     def unclaimed_payment(self, amount):
